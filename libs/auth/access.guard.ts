@@ -1,0 +1,64 @@
+import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { AuthGuard } from '@nestjs/passport';
+import { EntityManager } from '@mikro-orm/postgresql';
+import { ApplicationError, ErrorCode } from '../ddd/index.js';
+import { scopeToTenant } from '../tenancy/index.js';
+import { ACCESS_RULE, type AccessRule } from './access.decorators.js';
+import type { Principal } from './principal.js';
+import { requestOf } from './request-of.js';
+
+const Jwt = AuthGuard('jwt');
+
+/**
+ * The one guard in front of every resolver and controller (registered as APP_GUARD).
+ * Fails closed: a handler without @Public, @Roles or @Authenticated is refused, and the access-rules test lists it.
+ * After authentication it scopes the request's EntityManager to the user's organization.
+ */
+@Injectable()
+export class AccessGuard extends Jwt implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly em: EntityManager,
+  ) {
+    super();
+  }
+
+  override async canActivate(context: ExecutionContext): Promise<boolean> {
+    const rule = this.reflector.getAllAndOverride<AccessRule | undefined>(ACCESS_RULE, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
+    if (!rule) {
+      throw new ApplicationError(
+        ErrorCode.FORBIDDEN,
+        `${context.getClass().name}.${context.getHandler().name} has no access rule`,
+        'NO_ACCESS_RULE',
+      );
+    }
+    if (rule.kind === 'public') return true;
+
+    await (super.canActivate(context) as Promise<boolean>);
+    const principal = requestOf(context).user as Principal;
+    if (!rule.roles.includes(principal.role)) {
+      throw new ApplicationError(
+        ErrorCode.FORBIDDEN,
+        `This needs one of the roles ${rule.roles.join(', ')}; you are ${principal.role}`,
+        'ROLE_REQUIRED',
+      );
+    }
+    scopeToTenant(this.em, principal.organizationId);
+    return true;
+  }
+
+  override getRequest(context: ExecutionContext) {
+    return requestOf(context);
+  }
+
+  override handleRequest<T>(err: unknown, user: T): T {
+    if (err || !user) {
+      throw new ApplicationError(ErrorCode.UNAUTHENTICATED, 'Sign in first: the access token is missing, invalid or expired', 'UNAUTHENTICATED');
+    }
+    return user;
+  }
+}

@@ -1,0 +1,2 @@
+export { waitForQueueIdle, purgeQueue } from './queue.js';
+export { GraphQLClient, type GraphQLResponse } from './graphql-client.js';

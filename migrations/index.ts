@@ -1,0 +1,10 @@
+import type { MigrationObject } from '@mikro-orm/core';
+import { Migration20261121133120_initial } from './Migration20261121133120_initial.js';
+
+/**
+ * Every migration, in order. Listed explicitly (not globbed) so the same list serves the compiled app and the
+ * TypeScript test run. `npm run migrate:create` appends new entries here. Never edit a migration that has landed.
+ */
+export const MIGRATIONS: MigrationObject[] = [
+  { name: 'Migration20261121133120_initial', class: Migration20261121133120_initial },
+];

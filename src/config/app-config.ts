@@ -1,0 +1,116 @@
+import { envSchema } from './config.schema.js';
+
+export type ProcessRole = 'api' | 'worker' | 'all';
+
+/** The typed, validated configuration. Injected by class token; read nothing from process.env elsewhere. */
+export class AppConfig {
+  readonly env!: 'development' | 'test' | 'production';
+  readonly role!: ProcessRole;
+  readonly http!: { host: string; port: number; publicUrl: string };
+  /** Explicit service URLs; when absent the bootstrap discovers local ones (see service-discovery.ts). */
+  readonly databaseUrl?: string;
+  readonly redisUrl?: string;
+  readonly dataDir!: string;
+  readonly auth!: {
+    jwtSecret?: string;
+    accessTtlSeconds: number;
+    refreshTtlSeconds: number;
+    invitationTtlHours: number;
+    loginMaxAttempts: number;
+    loginWindowSeconds: number;
+  };
+  readonly logLevel!: string;
+  readonly graphql!: {
+    maxDepth: number;
+    maxComplexity: number;
+    maxBatch: number;
+    maxPageSize: number;
+    introspection: boolean;
+  };
+  readonly outbox!: { pollMs: number; maxAttempts: number; backoffMs: number };
+  readonly queuePrefix!: string;
+  readonly shutdownTimeoutMs!: number;
+
+  get isProduction(): boolean {
+    return this.env === 'production';
+  }
+
+  get runsApi(): boolean {
+    return this.role === 'api' || this.role === 'all';
+  }
+
+  get runsWorker(): boolean {
+    return this.role === 'worker' || this.role === 'all';
+  }
+
+  static create(values: Omit<AppConfig, 'isProduction' | 'runsApi' | 'runsWorker'>): AppConfig {
+    return Object.assign(Object.create(AppConfig.prototype) as AppConfig, values);
+  }
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: { variable: string; message: string }[]) {
+    super(
+      'Invalid configuration:\n' + problems.map((p) => `  - ${p.variable}: ${p.message}`).join('\n'),
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment. Throws ConfigError naming every variable that is missing or invalid. */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
+  // Empty strings count as unset, as in most shells' `VAR= cmd`.
+  const raw = Object.fromEntries(
+    Object.keys(envSchema.shape).map((k) => [k, source[k] === '' ? undefined : source[k]]),
+  );
+  const parsed = envSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => ({
+        variable: String(i.path[0] ?? '(environment)'),
+        message: i.code === 'invalid_value' || i.code === 'invalid_type' ? describeEnumOrType(i) : i.message,
+      })),
+    );
+  }
+  const e = parsed.data;
+  const problems: { variable: string; message: string }[] = [];
+  if (e.NODE_ENV === 'production') {
+    if (!e.JWT_SECRET) problems.push({ variable: 'JWT_SECRET', message: 'is required when NODE_ENV=production' });
+    if (!e.DATABASE_URL) problems.push({ variable: 'DATABASE_URL', message: 'is required when NODE_ENV=production' });
+    if (!e.REDIS_URL) problems.push({ variable: 'REDIS_URL', message: 'is required when NODE_ENV=production' });
+  }
+  if (problems.length) throw new ConfigError(problems);
+
+  return AppConfig.create({
+    env: e.NODE_ENV,
+    role: e.SETTLE_ROLE,
+    http: { host: e.HOST, port: e.PORT, publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/$/, '') },
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
+    dataDir: e.DATA_DIR,
+    auth: {
+      jwtSecret: e.JWT_SECRET,
+      accessTtlSeconds: e.JWT_ACCESS_TTL_SECONDS,
+      refreshTtlSeconds: e.JWT_REFRESH_TTL_SECONDS,
+      invitationTtlHours: e.INVITATION_TTL_HOURS,
+      loginMaxAttempts: e.LOGIN_MAX_ATTEMPTS,
+      loginWindowSeconds: e.LOGIN_WINDOW_SECONDS,
+    },
+    logLevel: e.LOG_LEVEL ?? (e.NODE_ENV === 'test' ? 'silent' : 'info'),
+    graphql: {
+      maxDepth: e.GRAPHQL_MAX_DEPTH,
+      maxComplexity: e.GRAPHQL_MAX_COMPLEXITY,
+      maxBatch: e.GRAPHQL_MAX_BATCH,
+      maxPageSize: e.GRAPHQL_MAX_PAGE_SIZE,
+      introspection: e.GRAPHQL_INTROSPECTION ?? e.NODE_ENV !== 'production',
+    },
+    outbox: { pollMs: e.OUTBOX_POLL_MS, maxAttempts: e.OUTBOX_MAX_ATTEMPTS, backoffMs: e.OUTBOX_BACKOFF_MS },
+    queuePrefix: e.QUEUE_PREFIX,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+  });
+}
+
+function describeEnumOrType(issue: { code: string; message: string; values?: unknown[] }): string {
+  if (issue.values?.length) return `must be one of ${issue.values.map(String).join(', ')}`;
+  return issue.message;
+}

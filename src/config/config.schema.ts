@@ -1,0 +1,59 @@
+import { z } from 'zod';
+
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, `must be a whole number between ${min} and ${max}`)
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+const bool = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine((v) => ['true', 'false', '1', '0', 'yes', 'no'].includes(v), 'must be true or false')
+  .transform((v) => ['true', '1', 'yes'].includes(v));
+
+const url = (protocols: string[]) =>
+  z
+    .string()
+    .trim()
+    .refine((v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    }, `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+
+/** Every environment variable Settle reads. Anything not listed here is ignored. */
+export const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  SETTLE_ROLE: z.enum(['api', 'worker', 'all']).default('all'),
+  HOST: z.string().trim().min(1).default('0.0.0.0'),
+  PORT: int(1, 65535).default(3000),
+  PUBLIC_URL: url(['http:', 'https:']).optional(),
+  DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
+  REDIS_URL: url(['redis:', 'rediss:']).optional(),
+  DATA_DIR: z.string().trim().min(1).default('.data'),
+  JWT_SECRET: z.string().min(32, 'must be at least 32 characters (use `openssl rand -base64 48`)').optional(),
+  JWT_ACCESS_TTL_SECONDS: int(60, 86_400).default(900),
+  JWT_REFRESH_TTL_SECONDS: int(3_600, 31_536_000).default(2_592_000),
+  INVITATION_TTL_HOURS: int(1, 720).default(72),
+  LOGIN_MAX_ATTEMPTS: int(1, 1000).default(5),
+  LOGIN_WINDOW_SECONDS: int(1, 86_400).default(900),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+  GRAPHQL_MAX_DEPTH: int(2, 50).default(10),
+  GRAPHQL_MAX_COMPLEXITY: int(10, 100_000).default(1_000),
+  GRAPHQL_MAX_BATCH: int(1, 100).default(10),
+  GRAPHQL_MAX_PAGE_SIZE: int(1, 1000).default(100),
+  GRAPHQL_INTROSPECTION: bool.optional(),
+  OUTBOX_POLL_MS: int(10, 60_000).default(500),
+  OUTBOX_MAX_ATTEMPTS: int(1, 50).default(8),
+  OUTBOX_BACKOFF_MS: int(1, 3_600_000).default(1_000),
+  QUEUE_PREFIX: z.string().trim().regex(/^[a-z0-9_-]+$/i, 'must be letters, digits, _ or -').default('settle'),
+  SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
+});
+
+export type Env = z.infer<typeof envSchema>;

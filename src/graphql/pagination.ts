@@ -1,0 +1,111 @@
+import type { Type } from '@nestjs/common';
+import { ArgsType, Field, Int, ObjectType } from '@nestjs/graphql';
+import type { EntityManager, FilterQuery, QueryOrderMap } from '@mikro-orm/postgresql';
+import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import type { ComplexityEstimatorArgs } from '@nestjs/graphql';
+
+/** The largest page any connection serves. */
+export const MAX_PAGE_SIZE = 100;
+export const DEFAULT_PAGE_SIZE = 20;
+
+@ObjectType()
+export class PageInfo {
+  @Field()
+  hasNextPage!: boolean;
+
+  @Field()
+  hasPreviousPage!: boolean;
+
+  @Field(() => String, { nullable: true })
+  startCursor!: string | null;
+
+  @Field(() => String, { nullable: true })
+  endCursor!: string | null;
+}
+
+/** Relay forward pagination arguments. */
+@ArgsType()
+export class PageArgs {
+  @Field(() => Int, { defaultValue: DEFAULT_PAGE_SIZE, description: `Page size, 1 to ${MAX_PAGE_SIZE}` })
+  @IsInt()
+  @Min(1, { message: 'first must be at least 1' })
+  @Max(MAX_PAGE_SIZE, { message: `first must be at most ${MAX_PAGE_SIZE}` })
+  first: number = DEFAULT_PAGE_SIZE;
+
+  @Field(() => String, { nullable: true, description: 'endCursor of the previous page' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(512)
+  after?: string;
+}
+
+export interface Connection<T> {
+  edges: { cursor: string; node: T }[];
+  nodes: T[];
+  pageInfo: PageInfo;
+  totalCount: number;
+}
+
+/** Builds `<Name>Connection` and `<Name>Edge` object types for a node type. */
+export function ConnectionType<T>(node: Type<T>, name = node.name): Type<Connection<T>> {
+  @ObjectType(`${name}Edge`)
+  class Edge {
+    @Field()
+    cursor!: string;
+
+    @Field(() => node)
+    node!: T;
+  }
+
+  @ObjectType(`${name}Connection`)
+  class ConnectionClass implements Connection<T> {
+    @Field(() => [Edge])
+    edges!: Edge[];
+
+    @Field(() => [node])
+    nodes!: T[];
+
+    @Field(() => PageInfo)
+    pageInfo!: PageInfo;
+
+    @Field(() => Int)
+    totalCount!: number;
+  }
+  return ConnectionClass;
+}
+
+/** Complexity of a connection field: its children's cost per node times the page size. */
+export const connectionComplexity = ({ args, childComplexity }: ComplexityEstimatorArgs): number =>
+  1 + childComplexity * Math.min(Number(args.first ?? DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE);
+
+/**
+ * Keyset pagination through MikroORM's cursors (stable under inserts, no OFFSET scans). The order must end in a
+ * unique column so that the cursor is unambiguous.
+ */
+export async function paginate<T extends object>(
+  em: EntityManager,
+  entity: Type<T>,
+  where: FilterQuery<T>,
+  args: PageArgs,
+  orderBy: QueryOrderMap<T>,
+): Promise<Connection<T>> {
+  const cursor = await em.findByCursor(entity, {
+    where,
+    first: args.first,
+    after: args.after,
+    orderBy,
+    includeCount: true,
+  } as never);
+  const items = cursor.items as T[];
+  return {
+    edges: items.map((node) => ({ node, cursor: cursor.from(node) })),
+    nodes: items,
+    pageInfo: {
+      hasNextPage: cursor.hasNextPage ?? false,
+      hasPreviousPage: cursor.hasPrevPage ?? false,
+      startCursor: cursor.startCursor,
+      endCursor: cursor.endCursor,
+    },
+    totalCount: cursor.totalCount ?? items.length,
+  };
+}

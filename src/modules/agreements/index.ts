@@ -1,0 +1,2 @@
+// Public contract of the agreements module: the only file other modules may import.
+export { AgreementsModule } from './agreements.module.js';
