@@ -75,7 +75,7 @@ export class OutboxRelay {
   async markPublished(ids: string[]): Promise<void> {
     await this.orm.em
       .fork()
-      .execute('update outbox_message set published_at = ?, claimed_until = null where id = any(?)', [
+      .execute('update outbox_message set published_at = ?, claimed_until = null where id in (?)', [
         this.clock.now(),
         ids,
       ]);
