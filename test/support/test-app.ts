@@ -4,7 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { getQueueToken } from '@nestjs/bull';
 import type { Queue } from 'bull';
 import { FixedClock } from '#libs/ddd/index.js';
-import { OUTBOX_QUEUE, OutboxRelay } from '#libs/outbox/index.js';
+import { OUTBOX_QUEUE, OUTBOX_RELAY_QUEUE, OutboxRelay } from '#libs/outbox/index.js';
 import { GraphQLClient, purgeQueue, waitForQueueIdle } from '#libs/testing/index.js';
 import { AppModule } from '../../src/app.module.js';
 import { loadConfig } from '../../src/config/index.js';
@@ -77,6 +77,8 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       }
     },
     async close() {
+      // Closing a Bull queue whose connections are still opening fails with "Connection is closed".
+      await Promise.all([queue, app.get<Queue>(getQueueToken(OUTBOX_RELAY_QUEUE))].map((q) => q.isReady()));
       await purgeQueue(queue);
       await app.close();
       await db.drop();
