@@ -19,7 +19,7 @@ export class EventHandlerRegistry implements OnModuleInit {
 
   onModuleInit(): void {
     for (const wrapper of this.discovery.getProviders()) {
-      const type = wrapper.metatype as Function | undefined;
+      const type = wrapper.metatype as object | undefined;
       if (!type || !wrapper.instance) continue;
       const meta = Reflect.getMetadata(EVENT_HANDLER_METADATA, type) as EventHandlerMetadata | undefined;
       if (meta) this.register(meta, wrapper.instance as EventConsumer);

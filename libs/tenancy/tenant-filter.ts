@@ -6,7 +6,10 @@ export interface TenantScope {
   organizationId: string;
 }
 
-const scoped = new Set<Function>();
+/** Any class, abstract ones included. */
+export type ClassRef = abstract new (...args: never[]) => unknown;
+
+const scoped = new Set<unknown>();
 
 /**
  * Marks an entity as tenant-scoped. The entity must have an `organizationId` property; it need not extend
@@ -18,8 +21,8 @@ export function TenantScoped(): ClassDecorator {
   };
 }
 
-export function isTenantScoped(entity: Function): boolean {
-  for (let c: Function | null = entity; c && c !== Function.prototype; c = Object.getPrototypeOf(c)) {
+export function isTenantScoped(entity: unknown): boolean {
+  for (let c: unknown = entity; c && c !== Function.prototype; c = Object.getPrototypeOf(c)) {
     if (scoped.has(c)) return true;
   }
   return false;
@@ -31,7 +34,7 @@ export function isTenantScoped(entity: Function): boolean {
  * System code that truly spans organizations (login by email, the outbox relay) passes
  * `filters: { tenant: false }` explicitly, so each such place is visible in a grep.
  */
-export function tenantFilter(entities: Function[]): FilterDef {
+export function tenantFilter(entities: ClassRef[]): FilterDef {
   return {
     name: TENANT_FILTER,
     cond: (args: TenantScope) => ({ organizationId: args.organizationId }),

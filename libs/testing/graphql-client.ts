@@ -30,7 +30,7 @@ export class GraphQLClient {
       },
       body: JSON.stringify(body),
     });
-    const json = await res.json();
+    const json = (await res.json()) as Record<string, unknown> | unknown[];
     return Array.isArray(json) ? Object.assign(json, { status: res.status }) : { status: res.status, ...json };
   }
 

@@ -6,7 +6,7 @@ import { AppConfig } from '../config/index.js';
 import { formatError } from './errors.js';
 import { batchLimit, complexityLimit, depthLimit } from './limits.js';
 import { Loaders, type GraphQLContext } from './loaders.js';
-import { MinorUnitsScalar } from './scalars.js';
+import { MinorUnitsScalar, MoneyInput, MoneyType } from './scalars.js';
 
 /** Maximum tokens in one document: a parse-level guard against huge queries before any other check runs. */
 const MAX_TOKENS = 5_000;
@@ -30,7 +30,8 @@ const MAX_TOKENS = 5_000;
         plugins: [complexityLimit(config.graphql.maxComplexity)],
         formatError: formatError(config.isProduction),
         context: ({ req, res }: { req: Request; res: Response }): GraphQLContext => ({ req, res, loaders: new Loaders() }),
-        buildSchemaOptions: { dateScalarMode: 'isoDate', numberScalarMode: 'integer' },
+        // Money is part of the public contract before the first module returns one.
+        buildSchemaOptions: { dateScalarMode: 'isoDate', numberScalarMode: 'integer', orphanedTypes: [MoneyType, MoneyInput] },
       }),
     }),
   ],

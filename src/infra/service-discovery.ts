@@ -155,6 +155,8 @@ function redisAnswers(host: string, port: number): Promise<boolean> {
 }
 
 function findOnPath(binary: string): string | undefined {
+  // PATH is the operating system's search path, not Settle configuration.
+  // eslint-disable-next-line no-restricted-syntax
   for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
     const candidate = path.join(dir, binary);
     if (dir && existsSync(candidate)) return candidate;

@@ -34,7 +34,7 @@ export class DeadLetterType {
   }
 }
 
-const DeadLetterConnection = ConnectionType(DeadLetterType);
+const DeadLetterConnection = ConnectionType(DeadLetterType, 'DeadLetter');
 
 @Resolver(() => DeadLetterType)
 export class DeadLettersResolver {

@@ -24,7 +24,7 @@ describe('access rules', () => {
       if (!type?.prototype) continue;
       const isController = Reflect.getMetadata(PATH_METADATA, type) !== undefined;
       for (const method of scanner.getAllMethodNames(type.prototype)) {
-        const fn = (type.prototype as Record<string, Function>)[method]!;
+        const fn = (type.prototype as Record<string, (...args: never[]) => unknown>)[method]!;
         const resolverType = Reflect.getMetadata('graphql:resolver_type', fn) as string | undefined;
         const isOperation = resolverType === 'Query' || resolverType === 'Mutation' || resolverType === 'Subscription';
         const isRoute = isController && Reflect.getMetadata(PATH_METADATA, fn) !== undefined;
