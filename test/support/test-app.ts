@@ -77,13 +77,20 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       }
     },
     async close() {
-      // Closing a Bull queue whose connections are still opening fails with "Connection is closed".
-      await Promise.all([queue, app.get<Queue>(getQueueToken(OUTBOX_RELAY_QUEUE))].map((q) => q.isReady()));
+      // Bull rejects "Connection is closed" (unhandled) when a queue closes before its worker loop has started.
+      await Promise.all([queue, app.get<Queue>(getQueueToken(OUTBOX_RELAY_QUEUE))].map(workerStarted));
       await purgeQueue(queue);
       await app.close();
       await db.drop();
     },
   };
+}
+
+async function workerStarted(queue: Queue): Promise<void> {
+  await queue.isReady();
+  const blocking = (queue as unknown as { bclient: import('ioredis').Redis }).bclient;
+  if (blocking.status !== 'ready') await new Promise((resolve) => blocking.once('ready', resolve));
+  await new Promise((resolve) => setTimeout(resolve, 10));
 }
 
 let counter = 0;
