@@ -24,7 +24,6 @@ export class AppConfig {
     maxDepth: number;
     maxComplexity: number;
     maxBatch: number;
-    maxPageSize: number;
     introspection: boolean;
   };
   readonly outbox!: { pollMs: number; maxAttempts: number; backoffMs: number };
@@ -101,7 +100,6 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
       maxDepth: e.GRAPHQL_MAX_DEPTH,
       maxComplexity: e.GRAPHQL_MAX_COMPLEXITY,
       maxBatch: e.GRAPHQL_MAX_BATCH,
-      maxPageSize: e.GRAPHQL_MAX_PAGE_SIZE,
       introspection: e.GRAPHQL_INTROSPECTION ?? e.NODE_ENV !== 'production',
     },
     outbox: { pollMs: e.OUTBOX_POLL_MS, maxAttempts: e.OUTBOX_MAX_ATTEMPTS, backoffMs: e.OUTBOX_BACKOFF_MS },

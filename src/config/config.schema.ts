@@ -47,7 +47,6 @@ export const envSchema = z.object({
   GRAPHQL_MAX_DEPTH: int(2, 50).default(10),
   GRAPHQL_MAX_COMPLEXITY: int(10, 100_000).default(1_000),
   GRAPHQL_MAX_BATCH: int(1, 100).default(10),
-  GRAPHQL_MAX_PAGE_SIZE: int(1, 1000).default(100),
   GRAPHQL_INTROSPECTION: bool.optional(),
   OUTBOX_POLL_MS: int(10, 60_000).default(500),
   OUTBOX_MAX_ATTEMPTS: int(1, 50).default(8),

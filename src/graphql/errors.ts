@@ -60,6 +60,11 @@ export function formatError(production: boolean) {
     const code = formatted.extensions?.code;
     if (original instanceof GraphQLError || (typeof code === 'string' && code !== 'INTERNAL_SERVER_ERROR')) {
       const { stacktrace: _stack, ...extensions } = formatted.extensions ?? {};
+      // Apollo re-codes every validation error GRAPHQL_VALIDATION_FAILED; a rule's own code (QUERY_TOO_DEEP) wins.
+      const ruleCode = original instanceof GraphQLError && original.originalError instanceof GraphQLError
+        ? original.originalError.extensions.code
+        : undefined;
+      if (code === 'GRAPHQL_VALIDATION_FAILED' && typeof ruleCode === 'string') extensions.code = ruleCode;
       return { ...formatted, extensions };
     }
     logger.error(original instanceof Error ? (original.stack ?? original.message) : String(original));

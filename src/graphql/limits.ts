@@ -90,7 +90,8 @@ export function complexityLimit(max: number): ApolloServerPlugin<WithReq> {
               batched
                 ? `This request's operations together cost ${total}, above the limit of ${max}`
                 : `Query cost ${cost} exceeds the limit of ${max}: ask for fewer fields or smaller pages`,
-              { extensions: { code: LimitCode.TOO_COMPLEX, cost: total, limit: max } },
+              // A refused query is the client's to fix: 400 (Apollo answers 500 for errors thrown here otherwise).
+              { extensions: { code: LimitCode.TOO_COMPLEX, cost: total, limit: max, http: { status: 400 } } },
             );
           }
         },

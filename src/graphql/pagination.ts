@@ -1,8 +1,10 @@
 import type { Type } from '@nestjs/common';
 import { ArgsType, Field, Int, ObjectType } from '@nestjs/graphql';
 import type { EntityManager, FilterQuery, QueryOrderMap } from '@mikro-orm/postgresql';
+import { Cursor, CursorError } from '@mikro-orm/core';
 import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import type { ComplexityEstimatorArgs } from '@nestjs/graphql';
+import { ApplicationError } from '#libs/ddd/index.js';
 
 /** The largest page any connection serves. */
 export const MAX_PAGE_SIZE = 100;
@@ -89,13 +91,31 @@ export async function paginate<T extends object>(
   args: PageArgs,
   orderBy: QueryOrderMap<T>,
 ): Promise<Connection<T>> {
-  const cursor = await em.findByCursor(entity, {
-    where,
-    first: args.first,
-    after: args.after,
-    orderBy,
-    includeCount: true,
-  } as never);
+  const invalidCursor = () => ApplicationError.badInput('after', 'is not a cursor of this connection', 'INVALID_CURSOR');
+  // MikroORM reads a cursor of the wrong shape (not one value per order key) without complaint, or fails inside.
+  if (args.after !== undefined && args.after !== null) {
+    let values: unknown;
+    try {
+      values = Cursor.decode(args.after);
+    } catch {
+      throw invalidCursor();
+    }
+    const keys = [orderBy].flat().flatMap((o) => Object.keys(o as object));
+    if (!Array.isArray(values) || values.length !== keys.length) throw invalidCursor();
+  }
+  const cursor = await em
+    .findByCursor(entity, {
+      where,
+      first: args.first,
+      after: args.after,
+      orderBy,
+      includeCount: true,
+    } as never)
+    .catch((error: unknown) => {
+      // MikroORM reports a client-supplied cursor it cannot read as a CursorError.
+      if (args.after && error instanceof CursorError) throw invalidCursor();
+      throw error;
+    });
   const items = cursor.items as T[];
   return {
     edges: items.map((node) => ({ node, cursor: cursor.from(node) })),

@@ -29,34 +29,12 @@ export class HealthController {
   async ready(@Res({ passthrough: true }) res: Response) {
     const [postgres, redis] = await Promise.all([
       check(() => this.em.fork().execute('select 1')),
-      check(async () => {
-        await connected(this.redis);
-        return this.redis.ping();
-      }),
+      check(() => this.redis.ping()),
     ]);
     const ok = postgres === 'up' && redis === 'up';
     res.status(ok ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE);
     return { status: ok ? 'ready' : 'unavailable', checks: { postgres, redis } };
   }
-}
-
-/**
- * The shared client fails commands at once while it (re)connects (no offline queue), e.g. just after startup: wait
- * for its connection, within the check's timeout, instead of reporting Redis down.
- */
-async function connected(redis: Redis): Promise<void> {
-  if (redis.status === 'ready' || !['connecting', 'connect', 'reconnecting'].includes(redis.status)) return;
-  await new Promise<void>((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      redis.off('ready', done);
-      redis.off('end', done);
-      resolve();
-    };
-    const timer = setTimeout(done, CHECK_TIMEOUT_MS);
-    redis.once('ready', done);
-    redis.once('end', done);
-  });
 }
 
 async function check(probe: () => Promise<unknown>): Promise<string> {

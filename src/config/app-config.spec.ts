@@ -1,0 +1,124 @@
+import { ConfigError, loadConfig } from './app-config.js';
+
+const SECRET = 'x'.repeat(32);
+const PRODUCTION = {
+  NODE_ENV: 'production',
+  JWT_SECRET: SECRET,
+  DATABASE_URL: 'postgres://settle@db:5432/settle',
+  REDIS_URL: 'redis://cache:6379',
+};
+
+/** The ConfigError loadConfig throws for `env` (fails the test when it does not throw one). */
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
+}
+
+const variables = (error: ConfigError) => error.problems.map((p) => p.variable).sort();
+
+describe('loadConfig', () => {
+  it('gives working defaults for an empty environment', () => {
+    const config = loadConfig({});
+    expect(config.env).toBe('development');
+    expect(config.role).toBe('all');
+    expect(config.runsApi && config.runsWorker).toBe(true);
+    expect(config.http.port).toBe(3000);
+    expect(config.http.publicUrl).toBe('http://localhost:3000');
+    expect(config.graphql).toEqual({ maxDepth: 10, maxComplexity: 1000, maxBatch: 10, introspection: true });
+    expect(config.isProduction).toBe(false);
+    expect(config.databaseUrl).toBeUndefined();
+    expect(config.auth.jwtSecret).toBeUndefined();
+  });
+
+  it('turns introspection on outside production and off in production unless asked for', () => {
+    expect(loadConfig({ NODE_ENV: 'test' }).graphql.introspection).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'development' }).graphql.introspection).toBe(true);
+    expect(loadConfig(PRODUCTION).graphql.introspection).toBe(false);
+    expect(loadConfig({ ...PRODUCTION, GRAPHQL_INTROSPECTION: 'true' }).graphql.introspection).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'development', GRAPHQL_INTROSPECTION: 'no' }).graphql.introspection).toBe(false);
+  });
+
+  it('reads valid values', () => {
+    const config = loadConfig({
+      PORT: '8080',
+      SETTLE_ROLE: 'worker',
+      DATABASE_URL: 'postgresql://u@h/db',
+      GRAPHQL_MAX_DEPTH: '4',
+      PUBLIC_URL: 'https://pay.example.com/',
+    });
+    expect(config.http.port).toBe(8080);
+    expect(config.role).toBe('worker');
+    expect(config.runsApi).toBe(false);
+    expect(config.databaseUrl).toBe('postgresql://u@h/db');
+    expect(config.graphql.maxDepth).toBe(4);
+    expect(config.http.publicUrl).toBe('https://pay.example.com');
+  });
+
+  it.each([
+    ['PORT', 'abc'],
+    ['PORT', '70000'],
+    ['SETTLE_ROLE', 'cron'],
+    ['DATABASE_URL', 'mysql://x'],
+    ['DATABASE_URL', 'not a url'],
+    ['REDIS_URL', 'http://cache:6379'],
+    ['JWT_SECRET', 'too-short'],
+    ['GRAPHQL_MAX_DEPTH', '1'],
+    ['NODE_ENV', 'staging'],
+    ['GRAPHQL_INTROSPECTION', 'maybe'],
+  ])('names %s=%s in the error', (variable, value) => {
+    const error = configError({ [variable]: value });
+    expect(variables(error)).toEqual([variable]);
+    expect(error.message).toContain(`- ${variable}: `);
+  });
+
+  it('says what a valid value looks like', () => {
+    expect(configError({ SETTLE_ROLE: 'cron' }).message).toContain('SETTLE_ROLE: must be one of api, worker, all');
+    expect(configError({ PORT: 'abc' }).message).toContain('PORT: must be a whole number between 1 and 65535');
+    expect(configError({ GRAPHQL_MAX_DEPTH: '1' }).message).toContain('GRAPHQL_MAX_DEPTH: must be at least 2');
+    expect(configError({ JWT_SECRET: 'short' }).message).toContain('JWT_SECRET: must be at least 32 characters');
+    expect(configError({ DATABASE_URL: 'mysql://x' }).message).toContain('postgres://');
+  });
+
+  it('names every invalid variable at once, not only the first', () => {
+    const error = configError({
+      PORT: 'abc',
+      SETTLE_ROLE: 'cron',
+      DATABASE_URL: 'mysql://x',
+      JWT_SECRET: 'short',
+      GRAPHQL_MAX_DEPTH: '1',
+    });
+    expect(variables(error)).toEqual(['DATABASE_URL', 'GRAPHQL_MAX_DEPTH', 'JWT_SECRET', 'PORT', 'SETTLE_ROLE']);
+    for (const v of variables(error)) expect(error.message).toContain(v);
+  });
+
+  it('in production requires JWT_SECRET, DATABASE_URL and REDIS_URL, naming all three', () => {
+    const error = configError({ NODE_ENV: 'production' });
+    expect(variables(error)).toEqual(['DATABASE_URL', 'JWT_SECRET', 'REDIS_URL']);
+    expect(error.message).toContain('JWT_SECRET: is required when NODE_ENV=production');
+    expect(error.message).toContain('DATABASE_URL: is required when NODE_ENV=production');
+    expect(error.message).toContain('REDIS_URL: is required when NODE_ENV=production');
+    expect(loadConfig(PRODUCTION).isProduction).toBe(true);
+  });
+
+  it('counts an empty string as unset', () => {
+    const config = loadConfig({ PORT: '', SETTLE_ROLE: '', DATABASE_URL: '', JWT_SECRET: '', GRAPHQL_MAX_DEPTH: '' });
+    expect(config.http.port).toBe(3000);
+    expect(config.role).toBe('all');
+    expect(config.databaseUrl).toBeUndefined();
+    expect(config.auth.jwtSecret).toBeUndefined();
+    expect(config.graphql.maxDepth).toBe(10);
+    // Empty is missing, not "too short", so production names it as required.
+    const error = configError({ ...PRODUCTION, JWT_SECRET: '', REDIS_URL: '' });
+    expect(variables(error)).toEqual(['JWT_SECRET', 'REDIS_URL']);
+    expect(error.message).toContain('JWT_SECRET: is required when NODE_ENV=production');
+  });
+
+  it('ignores variables it does not know', () => {
+    expect(() => loadConfig({ SOMETHING_ELSE: 'whatever', PATH: '/usr/bin' })).not.toThrow();
+  });
+});
