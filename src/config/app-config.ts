@@ -28,6 +28,16 @@ export class AppConfig {
   };
   readonly outbox!: { pollMs: number; maxAttempts: number; backoffMs: number };
   readonly queuePrefix!: string;
+  readonly notifications!: {
+    smtpUrl?: string;
+    mailFrom: string;
+    sms: { provider: 'local' | 'twilio'; accountSid?: string; authToken?: string; fromNumber?: string; apiUrl: string };
+    defaultPhoneCountry: string;
+    pollMs: number;
+    maxAttempts: number;
+    backoffMs: number;
+    leaseMs: number;
+  };
   readonly shutdownTimeoutMs!: number;
 
   get isProduction(): boolean {
@@ -78,6 +88,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
     if (!e.DATABASE_URL) problems.push({ variable: 'DATABASE_URL', message: 'is required when NODE_ENV=production' });
     if (!e.REDIS_URL) problems.push({ variable: 'REDIS_URL', message: 'is required when NODE_ENV=production' });
   }
+  if (e.SMS_PROVIDER === 'twilio') {
+    for (const v of ['TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN', 'TWILIO_FROM_NUMBER'] as const) {
+      if (!e[v]) problems.push({ variable: v, message: 'is required when SMS_PROVIDER=twilio' });
+    }
+  }
   if (problems.length) throw new ConfigError(problems);
 
   return AppConfig.create({
@@ -104,6 +119,22 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     outbox: { pollMs: e.OUTBOX_POLL_MS, maxAttempts: e.OUTBOX_MAX_ATTEMPTS, backoffMs: e.OUTBOX_BACKOFF_MS },
     queuePrefix: e.QUEUE_PREFIX,
+    notifications: {
+      smtpUrl: e.SMTP_URL,
+      mailFrom: e.MAIL_FROM,
+      sms: {
+        provider: e.SMS_PROVIDER,
+        accountSid: e.TWILIO_ACCOUNT_SID,
+        authToken: e.TWILIO_AUTH_TOKEN,
+        fromNumber: e.TWILIO_FROM_NUMBER,
+        apiUrl: e.TWILIO_API_URL.replace(/\/$/, ''),
+      },
+      defaultPhoneCountry: e.DEFAULT_PHONE_COUNTRY,
+      pollMs: e.NOTIFY_POLL_MS,
+      maxAttempts: e.NOTIFY_MAX_ATTEMPTS,
+      backoffMs: e.NOTIFY_BACKOFF_MS,
+      leaseMs: e.NOTIFY_LEASE_MS,
+    },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
   });
 }

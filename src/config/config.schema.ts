@@ -53,6 +53,18 @@ export const envSchema = z.object({
   OUTBOX_BACKOFF_MS: int(1, 3_600_000).default(1_000),
   QUEUE_PREFIX: z.string().trim().regex(/^[a-z0-9_-]+$/i, 'must be letters, digits, _ or -').default('settle'),
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
+  SMTP_URL: url(['smtp:', 'smtps:']).optional(),
+  MAIL_FROM: z.string().trim().email('must be an email address, e.g. billing@example.com').default('no-reply@settle.local'),
+  SMS_PROVIDER: z.enum(['local', 'twilio']).default('local'),
+  TWILIO_ACCOUNT_SID: z.string().trim().regex(/^AC[0-9a-fA-F]{32}$/, 'must look like AC followed by 32 hex digits').optional(),
+  TWILIO_AUTH_TOKEN: z.string().trim().min(16, 'must be at least 16 characters').optional(),
+  TWILIO_FROM_NUMBER: z.string().trim().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number such as +15145550123').optional(),
+  TWILIO_API_URL: url(['http:', 'https:']).default('https://api.twilio.com'),
+  DEFAULT_PHONE_COUNTRY: z.string().trim().regex(/^[A-Z]{2}$/, 'must be an ISO 3166 country code such as US').default('US'),
+  NOTIFY_POLL_MS: int(10, 60_000).default(1_000),
+  NOTIFY_MAX_ATTEMPTS: int(1, 50).default(8),
+  NOTIFY_BACKOFF_MS: int(1, 3_600_000).default(30_000),
+  NOTIFY_LEASE_MS: int(1_000, 3_600_000).default(120_000),
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -3,6 +3,7 @@ import { JwtModule } from '@nestjs/jwt';
 import { PassportModule } from '@nestjs/passport';
 import { JwtStrategy, PrincipalLoader } from '#libs/auth/index.js';
 import { AppConfig } from '../../config/index.js';
+import { IdentityDirectory } from './application/directory.js';
 import { AcceptInvitation, InviteUser } from './application/invitations.use-case.js';
 import { LoginRateLimiter } from './application/login-rate-limiter.js';
 import { LogIn } from './application/login.use-case.js';
@@ -37,6 +38,7 @@ import { AuthResolver, UsersResolver } from './graphql/identity.resolver.js';
     InviteUser,
     AcceptInvitation,
     ManageUsers,
+    IdentityDirectory,
     AuthResolver,
     UsersResolver,
     { provide: PrincipalLoader, useClass: UserPrincipalLoader },
@@ -46,7 +48,7 @@ import { AuthResolver, UsersResolver } from './graphql/identity.resolver.js';
       useFactory: (loader: PrincipalLoader, config: AppConfig) => new JwtStrategy(loader, jwtSecret(config)),
     },
   ],
-  exports: [PrincipalLoader],
+  exports: [PrincipalLoader, IdentityDirectory],
 })
 export class IdentityModule {}
 

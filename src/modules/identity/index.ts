@@ -1,6 +1,5 @@
 // Public contract of the identity module: organizations, staff users, roles and sessions.
 export { IdentityModule } from './identity.module.js';
-export { IDENTITY_ENTITIES } from './entities.js';
 export {
   IdentityEvents,
   type OrganizationSignedUpPayload,
@@ -9,3 +8,4 @@ export {
   type UserRoleChangedPayload,
 } from './identity.events.js';
 export { IdentityError, IdentityErrorReason } from './identity.error.js';
+export { IdentityDirectory, type OrganizationProfile, type StaffMember } from './application/directory.js';

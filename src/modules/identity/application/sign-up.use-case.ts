@@ -17,6 +17,7 @@ export interface SignUpCommand {
   password: string;
   currency?: string;
   timeZone?: string;
+  locale?: string;
 }
 
 /** Creates an organization and its first user, who is its OWNER, and signs that user in. */
@@ -38,6 +39,7 @@ export class SignUp {
       org.name = cmd.organizationName.trim();
       if (cmd.currency) org.currency = cmd.currency;
       if (cmd.timeZone) org.timeZone = cmd.timeZone;
+      if (cmd.locale) org.locale = cmd.locale;
       const user = new User();
       user.organizationId = org.id;
       user.email = email;

@@ -24,6 +24,11 @@ export class Organization {
   @Property({ type: 'text' })
   timeZone: string = 'UTC';
 
+  /** BCP 47 locale for amounts and dates in messages to customers. */
+  @Field()
+  @Property({ type: 'text', default: 'en-US' })
+  locale: string = 'en-US';
+
   @Field()
   @Property({ type: 'timestamptz' })
   createdAt: Date = new Date();

@@ -1,5 +1,6 @@
 import { Field, ID, InputType } from '@nestjs/graphql';
-import { IsEmail, IsEnum, IsOptional, IsString, IsUUID, Length, Matches, MaxLength } from 'class-validator';
+import { IsEmail, IsEnum, IsOptional, IsString, IsTimeZone, IsUUID, Length, Matches, MaxLength } from 'class-validator';
+import { IsLocale } from '../../../graphql/validators.js';
 import { Role } from '#libs/auth/index.js';
 
 const PASSWORD_RULE = 'password must be 10 to 200 characters long';
@@ -35,7 +36,15 @@ export class SignUpInput {
   @IsOptional()
   @IsString()
   @MaxLength(64)
+  @IsTimeZone({ message: 'timeZone must be an IANA time zone such as America/Toronto' })
   timeZone?: string;
+
+  @Field({ nullable: true, description: 'BCP 47 locale for amounts and dates in customer messages, e.g. fr-CA; en-US when omitted' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(35)
+  @IsLocale({ message: 'locale must be a BCP 47 locale such as en-US or fr-CA' })
+  locale?: string;
 }
 
 @InputType()

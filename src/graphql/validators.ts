@@ -1,0 +1,22 @@
+import { registerDecorator, type ValidationOptions } from 'class-validator';
+
+/** A locale Intl knows (BCP 47), e.g. en-US or fr-CA. */
+export function IsLocale(options?: ValidationOptions): PropertyDecorator {
+  return (target, propertyName) =>
+    registerDecorator({
+      name: 'isLocale',
+      target: target.constructor,
+      propertyName: String(propertyName),
+      options,
+      validator: {
+        validate(value: unknown) {
+          if (typeof value !== 'string') return false;
+          try {
+            return Intl.getCanonicalLocales(value).length === 1 && Intl.NumberFormat.supportedLocalesOf(value).length === 1;
+          } catch {
+            return false;
+          }
+        },
+      },
+    });
+}
