@@ -74,13 +74,21 @@ export function complexityLimit(max: number): ApolloServerPlugin<WithReq> {
       return {
         async didResolveOperation({ request, document, schema, contextValue }: GraphQLRequestContext<WithReq>) {
           if (!document) return;
-          const cost = getComplexity({
-            schema,
-            query: document,
-            operationName: request.operationName ?? undefined,
-            variables: request.variables ?? {},
-            estimators: [fieldExtensionsEstimator(), simpleEstimator({ defaultComplexity: 1 })],
-          });
+          let cost: number;
+          try {
+            cost = getComplexity({
+              schema,
+              query: document,
+              operationName: request.operationName ?? undefined,
+              variables: request.variables ?? {},
+              estimators: [fieldExtensionsEstimator(), simpleEstimator({ defaultComplexity: 1 })],
+            });
+          } catch (error) {
+            // The estimate coerces the variables first: a bad variable is the client's error, said as Apollo would.
+            throw new GraphQLError(error instanceof Error ? error.message : String(error), {
+              extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } },
+            });
+          }
           const req = contextValue.req;
           const total = (req?.graphqlCost ?? 0) + cost;
           if (req) req.graphqlCost = total;
