@@ -1,4 +1,5 @@
 import type { MigrationObject } from '@mikro-orm/core';
+import { Migration20261121134545_notifications } from './Migration20261121134545_notifications.js';
 import { Migration20261121133120_initial } from './Migration20261121133120_initial.js';
 
 /**
@@ -7,4 +8,5 @@ import { Migration20261121133120_initial } from './Migration20261121133120_initi
  */
 export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261121133120_initial', class: Migration20261121133120_initial },
+  { name: 'Migration20261121134545_notifications', class: Migration20261121134545_notifications },
 ];

@@ -27,8 +27,8 @@ export interface AppModuleOptions {
   databaseUrl: string;
   redisUrl: string;
   clock?: Clock;
-  /** Schedule the outbox relay (off in tests, which drain the outbox themselves). */
-  scheduleRelay?: boolean;
+  /** Schedule the repeatable jobs: outbox relay, message dispatch (off in tests, which drain them themselves). */
+  scheduleJobs?: boolean;
   onQuery?: (sql: string) => void;
   onShutdown?: () => Promise<void>;
 }
@@ -59,7 +59,7 @@ export class AppModule {
         OutboxModule.forRoot({
           ...config.outbox,
           worker: config.runsWorker,
-          scheduleRelay: options.scheduleRelay ?? true,
+          scheduleRelay: options.scheduleJobs ?? true,
         }),
         ...(config.runsApi ? [SettleGraphQLModule] : []),
         IdentityModule,
@@ -68,7 +68,11 @@ export class AppModule {
         InvoicingModule,
         AgreementsModule,
         PaymentsModule,
-        NotificationsModule,
+        NotificationsModule.forRoot({
+          api: config.runsApi,
+          worker: config.runsWorker,
+          schedule: options.scheduleJobs ?? true,
+        }),
       ],
       controllers: [HealthController],
       providers: [

@@ -8,6 +8,9 @@ interface Victim {
   org: Org;
   staffUserId: string;
   deadLetterId: string;
+  notificationId: string;
+  messageId: string;
+  customerId: string;
 }
 
 /**
@@ -23,6 +26,18 @@ const CASES: Record<string, (a: Org, b: Victim) => Promise<{ errors?: { extensio
     }),
   replayDeadLetter: (a, b) =>
     a.client.request(`mutation($id: ID!) { replayDeadLetter(id: $id) { id } }`, { id: b.deadLetterId }),
+  markNotificationRead: (a, b) =>
+    a.client.request(`mutation($id: ID!) { markNotificationRead(id: $id) { id } }`, { id: b.notificationId }),
+  resendMessage: (a, b) => a.client.request(`mutation($id: ID!) { resendMessage(id: $id) { id } }`, { id: b.messageId }),
+};
+
+/**
+ * Lists whose optional id argument is a filter, not a lookup: with another organization's id they answer an empty
+ * page (not NOT_FOUND: a customer of one's own with no rows yet looks the same), and never one of its rows.
+ */
+const FILTERS: Record<string, (a: Org, b: Victim) => Promise<{ totalCount: number; nodes: unknown[] }>> = {
+  messages: async (a, b) =>
+    (await a.client.ok(`query($id: ID) { messages(customerId: $id) { totalCount nodes { id } } }`, { id: b.customerId })).messages,
 };
 
 describe('tenancy: one organization never reaches another one\'s records', () => {
@@ -41,7 +56,18 @@ describe('tenancy: one organization never reaches another one\'s records', () =>
        values (?, ?, 'some.handler', 'SomethingHappened', ?, 'DEAD', 3, 'boom', now())`,
       [deadLetterId, randomUUID(), orgB.organizationId],
     );
-    b = { org: orgB, staffUserId: staff.userId, deadLetterId };
+    // B's OWNER is told that the STAFF user joined (an in-app notification), and B has a FAILED message.
+    await t.drainOutbox();
+    const notificationId = (await orgB.client.ok(`{ myNotifications(first: 1) { nodes { id } } }`)).myNotifications.nodes[0].id;
+    const messageId = randomUUID();
+    const customerId = randomUUID();
+    await t.app.get(MikroORM).em.fork().execute(
+      `insert into message (id, organization_id, created_at, updated_at, dedupe_key, kind, channel, recipient, recipient_name,
+                            sender_name, customer_id, text, status, attempts, next_attempt_at, last_error)
+       values (?, ?, now(), now(), 'receipt:1', 'RECEIPT', 'EMAIL', 'pat@example.com', 'Pat', 'Org B', ?, 'Thanks', 'FAILED', 8, now(), 'boom')`,
+      [messageId, orgB.organizationId, customerId],
+    );
+    b = { org: orgB, staffUserId: staff.userId, deadLetterId, notificationId, messageId, customerId };
   });
   afterAll(() => t.close());
 
@@ -50,11 +76,21 @@ describe('tenancy: one organization never reaches another one\'s records', () =>
     expect(res.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
   });
 
+  it.each(Object.keys(FILTERS))('%s filtered by another organization\'s id finds none of its rows', async (operation) => {
+    expect(await FILTERS[operation]!(a, b)).toEqual({ totalCount: 0, nodes: [] });
+  });
+
   it('left the other organization\'s records as they were', async () => {
     const seen = await b.org.client.ok(`query($id: ID!) { user(id: $id) { role status } }`, { id: b.staffUserId });
     expect(seen.user).toEqual({ role: 'STAFF', status: 'ACTIVE' });
     const dead = await b.org.client.ok(`{ deadLetters(first: 5) { nodes { id } } }`);
     expect(dead.deadLetters.nodes).toEqual([{ id: b.deadLetterId }]);
+    const notifications = await b.org.client.ok(`{ myNotifications(first: 5) { nodes { id readAt } } }`);
+    expect(notifications.myNotifications.nodes).toEqual([{ id: b.notificationId, readAt: null }]);
+    const messages = await b.org.client.ok(`query($id: ID) { messages(customerId: $id) { nodes { id status attempts } } }`, {
+      id: b.customerId,
+    });
+    expect(messages.messages.nodes).toEqual([{ id: b.messageId, status: 'FAILED', attempts: 8 }]);
   });
 
   it('lists only the organization\'s own rows', async () => {
@@ -81,6 +117,6 @@ describe('tenancy: one organization never reaches another one\'s records', () =>
       return type && 'fields' in type ? type.fields.filter((f) => takesId(f.args)).map((f) => f.name) : [];
     });
     expect(idOperations.length).toBeGreaterThan(0);
-    expect(idOperations.filter((name) => !(name in CASES))).toEqual([]);
+    expect(idOperations.filter((name) => !(name in CASES) && !(name in FILTERS))).toEqual([]);
   });
 });

@@ -2,6 +2,7 @@ import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/com
 import { Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
 import { EntityManager } from '@mikro-orm/postgresql';
+import { RequestContext } from '@mikro-orm/core';
 import { ApplicationError, ErrorCode } from '../ddd/index.js';
 import { scopeToTenant } from '../tenancy/index.js';
 import { ACCESS_RULE, type AccessRule } from './access.decorators.js';
@@ -47,7 +48,10 @@ export class AccessGuard extends Jwt implements CanActivate {
         'ROLE_REQUIRED',
       );
     }
-    scopeToTenant(this.em, principal.organizationId);
+    // An HTTP request runs in a MikroORM request context, whose EntityManager is scoped here. A WebSocket operation
+    // (graphql-ws subscription) has none: scoping would hit the global EntityManager, shared by every request, so
+    // it is skipped, and anything that queries without a scope fails closed on the tenant filter.
+    if (RequestContext.currentRequestContext()) scopeToTenant(this.em, principal.organizationId);
     return true;
   }
 

@@ -21,7 +21,7 @@ runCli(async (log) => {
   const config = loadConfig({ ...process.env, SETTLE_ROLE: 'api', LOG_LEVEL: 'silent', JWT_SECRET: 'x'.repeat(32) });
   const services = await resolveServices(config, log);
   const app = await NestFactory.create(
-    AppModule.forRoot({ config, databaseUrl: services.databaseUrl, redisUrl: services.redisUrl, scheduleRelay: false }),
+    AppModule.forRoot({ config, databaseUrl: services.databaseUrl, redisUrl: services.redisUrl, scheduleJobs: false }),
     { logger: false },
   );
   try {

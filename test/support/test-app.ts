@@ -52,7 +52,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       databaseUrl: db.url,
       redisUrl: process.env.TEST_REDIS_URL!,
       clock,
-      scheduleRelay: false,
+      scheduleJobs: false,
       onQuery: (sql) => queries.push(sql),
     }),
     { logger: false },
