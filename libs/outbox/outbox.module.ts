@@ -24,8 +24,14 @@ class RelaySchedule implements OnApplicationBootstrap {
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    // Repeatable jobs are keyed by their repeat options, so every worker adding it schedules one job, not N.
-    await this.queue.add({}, { repeat: { every: this.options.pollMs }, removeOnComplete: true, removeOnFail: true });
+    await this.schedule();
+    // A Redis that restarted empty forgot the schedule: add it again whenever the connection comes back.
+    this.queue.client.on('ready', () => void this.schedule().catch(() => undefined));
+  }
+
+  // Repeatable jobs are keyed by their repeat options, so every worker adding it schedules one job, not N.
+  private schedule() {
+    return this.queue.add({}, { repeat: { every: this.options.pollMs }, removeOnComplete: true, removeOnFail: true });
   }
 }
 

@@ -27,6 +27,12 @@ export class DispatchSchedule implements OnApplicationBootstrap {
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.queue.add({}, { repeat: { every: this.config.notifications.pollMs }, removeOnComplete: true, removeOnFail: true });
+    await this.schedule();
+    // A Redis that restarted empty forgot the schedule: add it again whenever the connection comes back.
+    this.queue.client.on('ready', () => void this.schedule().catch(() => undefined));
+  }
+
+  private schedule() {
+    return this.queue.add({}, { repeat: { every: this.config.notifications.pollMs }, removeOnComplete: true, removeOnFail: true });
   }
 }
