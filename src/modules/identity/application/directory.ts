@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { EntityManager } from '@mikro-orm/postgresql';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Role } from '#libs/auth/index.js';
 import { Organization } from '../domain/organization.entity.js';
 import { User, UserStatus } from '../domain/user.entity.js';
@@ -20,13 +20,11 @@ export interface StaffMember {
   role: Role;
 }
 
-/** What other modules may read about organizations and their staff. */
+/** What other modules may read about organizations and their staff, through the caller's EntityManager. */
 @Injectable()
 export class IdentityDirectory {
-  constructor(private readonly em: EntityManager) {}
-
-  async organization(em: EntityManager | undefined, organizationId: string): Promise<OrganizationProfile | null> {
-    const org = await (em ?? this.em).findOne(Organization, organizationId);
+  async organization(em: EntityManager, organizationId: string): Promise<OrganizationProfile | null> {
+    const org = await em.findOne(Organization, organizationId);
     return org ? { id: org.id, name: org.name, currency: org.currency, timeZone: org.timeZone, locale: org.locale } : null;
   }
 

@@ -117,9 +117,16 @@ export class Notifications {
       for (const u of await this.directory.staffByIds(em, cmd.userIds)) recipients.set(u.id, u);
     }
     const created: InAppNotification[] = [];
+    // One query for who already has it, and one rendering of the email for everyone (it has no per-user placeholder).
+    const already = new Set(
+      (await em.find(InAppNotification, { userId: { $in: [...recipients.keys()] }, dedupeKey: cmd.dedupeKey })).map((n) => n.userId),
+    );
     const org = cmd.email ? await this.organization(em) : undefined;
+    const rendered = org
+      ? await this.templates.render(em, org, MessageKind.STAFF_ALERT, Channel.EMAIL, { title: cmd.title, body: cmd.body })
+      : undefined;
     for (const user of recipients.values()) {
-      if (await em.count(InAppNotification, { userId: user.id, dedupeKey: cmd.dedupeKey })) continue;
+      if (already.has(user.id)) continue;
       const n = new InAppNotification();
       n.userId = user.id;
       n.dedupeKey = cmd.dedupeKey;
@@ -128,11 +135,7 @@ export class Notifications {
       n.link = cmd.link ?? null;
       em.persist(n);
       created.push(n);
-      if (org) {
-        const rendered = await this.templates.render(em, org, MessageKind.STAFF_ALERT, Channel.EMAIL, {
-          title: cmd.title,
-          body: cmd.body,
-        });
+      if (org && rendered) {
         this.queue(em, {
           dedupeKey: `${cmd.dedupeKey}:${user.id}`,
           kind: MessageKind.STAFF_ALERT,
