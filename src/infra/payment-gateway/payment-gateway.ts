@@ -1,0 +1,150 @@
+import type { PostalAddress } from '#libs/ddd/index.js';
+
+/**
+ * The payment gateway port. Settle never sees a card number or CVC: the gateway tokenizes them (Stripe.js /
+ * Checkout, or the sandbox's own pages) and we keep the gateway's ids and the safe details below.
+ *
+ * Adapters: StripeGateway (the real `stripe` SDK) and SandboxGateway (the default without STRIPE_SECRET_KEY; behaves
+ * like Stripe's test mode and refuses anything that is not one of Stripe's published test numbers or tokens).
+ * Every call that creates something takes an idempotency key, so a retried request never creates it twice.
+ */
+export type GatewayName = 'stripe' | 'sandbox';
+export type GatewayMethodKind = 'CARD' | 'BANK_ACCOUNT';
+
+export interface GatewayCard {
+  /** visa, mastercard, amex, discover, diners, jcb, unionpay, unknown */
+  brand: string;
+  last4: string;
+  expMonth: number;
+  expYear: number;
+  /** Same card, same fingerprint (per gateway account): how duplicates are found. */
+  fingerprint: string;
+  /** credit, debit, prepaid, unknown */
+  funding: string;
+}
+
+export interface GatewayBankAccount {
+  bankName: string | null;
+  last4: string;
+  /** checking or savings */
+  accountType: string;
+  routingNumber: string | null;
+  fingerprint: string;
+}
+
+export interface GatewayPaymentMethod {
+  /** The gateway's id, e.g. pm_1Q... */
+  id: string;
+  kind: GatewayMethodKind;
+  card: GatewayCard | null;
+  bankAccount: GatewayBankAccount | null;
+  billingAddress: PostalAddress | null;
+  /** The gateway customer it is attached to, if any. */
+  customerId: string | null;
+}
+
+export interface CreateGatewayCustomer {
+  /** Our ids, kept in the gateway's metadata so its dashboard can be traced back to Settle. */
+  organizationId: string;
+  customerId: string;
+  name: string;
+  email: string | null;
+  phone: string | null;
+  address: PostalAddress | null;
+  idempotencyKey: string;
+}
+
+/** How the customer agreed to future charges on a bank account (a mandate); cards ignore it. */
+export type MandateAcceptance =
+  | { type: 'online'; acceptedAt: Date; ipAddress: string; userAgent: string }
+  | { type: 'offline'; acceptedAt: Date };
+
+export interface SavePaymentMethod {
+  gatewayCustomerId: string;
+  /** A token from the gateway's own collection (Stripe.js, Checkout, a test token such as pm_card_visa). */
+  paymentMethodId: string;
+  billingAddress: PostalAddress;
+  mandate: MandateAcceptance;
+  idempotencyKey: string;
+}
+
+export interface CreateSetupSession {
+  gatewayCustomerId: string;
+  kinds: GatewayMethodKind[];
+  /** Where the gateway sends the customer afterwards; `{SESSION_ID}` is replaced by the session's id. */
+  successUrl: string;
+  cancelUrl: string;
+  /** Our reference (the profile request's id), stored in the session's metadata. */
+  reference: string;
+  idempotencyKey: string;
+}
+
+export interface SetupSession {
+  id: string;
+  /** The page the customer is sent to. */
+  url: string | null;
+  status: 'open' | 'complete' | 'expired';
+  gatewayCustomerId: string | null;
+  /** Set once the customer completed it: the saved method (already attached to the customer). */
+  paymentMethodId: string | null;
+  reference: string | null;
+}
+
+export abstract class PaymentGateway {
+  abstract readonly name: GatewayName;
+
+  abstract createCustomer(input: CreateGatewayCustomer): Promise<{ id: string }>;
+
+  /** Reads a token's details without changing anything (used to find duplicates before saving). */
+  abstract describePaymentMethod(paymentMethodId: string): Promise<GatewayPaymentMethod>;
+
+  /**
+   * Verifies a method for future off-session charges and attaches it to the customer (a confirmed SetupIntent).
+   * Throws GatewayError on a decline, an expired card, a wrong CVC, or when the bank asks for authentication.
+   */
+  abstract savePaymentMethod(input: SavePaymentMethod): Promise<GatewayPaymentMethod>;
+
+  /** A new expiry for a card the customer renewed (same number). */
+  abstract updateCardExpiry(paymentMethodId: string, expMonth: number, expYear: number): Promise<GatewayPaymentMethod>;
+
+  /** Detaches a method from its customer; it can no longer be charged. Detaching a detached method is not an error. */
+  abstract detachPaymentMethod(paymentMethodId: string): Promise<void>;
+
+  /** A hosted page (Stripe Checkout in setup mode, or the sandbox's form) where the customer enters a method. */
+  abstract createSetupSession(input: CreateSetupSession): Promise<SetupSession>;
+
+  abstract getSetupSession(sessionId: string): Promise<SetupSession>;
+}
+
+export enum GatewayErrorCode {
+  CARD_DECLINED = 'CARD_DECLINED',
+  INSUFFICIENT_FUNDS = 'INSUFFICIENT_FUNDS',
+  EXPIRED_CARD = 'EXPIRED_CARD',
+  INCORRECT_CVC = 'INCORRECT_CVC',
+  INCORRECT_NUMBER = 'INCORRECT_NUMBER',
+  AUTHENTICATION_REQUIRED = 'AUTHENTICATION_REQUIRED',
+  /** Bank accounts: closed, no account, not authorized, ... */
+  BANK_ACCOUNT_REJECTED = 'BANK_ACCOUNT_REJECTED',
+  /** The sandbox refuses a number that is not one of the published test numbers. */
+  NOT_A_TEST_NUMBER = 'NOT_A_TEST_NUMBER',
+  /** Unknown token, customer or session. */
+  NOT_FOUND = 'NOT_FOUND',
+  INVALID_REQUEST = 'INVALID_REQUEST',
+  /** The gateway did not answer or failed (network, 5xx, rate limit): the outcome is unknown, retry later. */
+  UNAVAILABLE = 'UNAVAILABLE',
+}
+
+/** A refusal or failure from the gateway, with a reason a person can act on. */
+export class GatewayError extends Error {
+  constructor(
+    readonly code: GatewayErrorCode,
+    message: string,
+    /** The gateway's own code, e.g. Stripe's decline_code `insufficient_funds`. */
+    readonly gatewayCode: string | null = null,
+    /** True when trying again later may succeed (UNAVAILABLE). */
+    readonly retryable = code === GatewayErrorCode.UNAVAILABLE,
+  ) {
+    super(message);
+    this.name = 'GatewayError';
+  }
+}
