@@ -38,7 +38,8 @@ export default {
       globalSetup: '<rootDir>/test/global-setup.ts',
       globalTeardown: '<rootDir>/test/global-teardown.ts',
       setupFiles: ['<rootDir>/test/setup-env.ts'],
-      testTimeout: 60_000,
     },
   ],
+  // A global option: Jest ignores it inside `projects`. Integration tests start the whole app in beforeAll.
+  testTimeout: 60_000,
 };
