@@ -6,6 +6,7 @@ const PRODUCTION = {
   JWT_SECRET: SECRET,
   DATABASE_URL: 'postgres://settle@db:5432/settle',
   REDIS_URL: 'redis://cache:6379',
+  STRIPE_SECRET_KEY: 'sk_test_not_a_real_key',
 };
 
 /** The ConfigError loadConfig throws for `env` (fails the test when it does not throw one). */
@@ -96,9 +97,10 @@ describe('loadConfig', () => {
     for (const v of variables(error)) expect(error.message).toContain(v);
   });
 
-  it('in production requires JWT_SECRET, DATABASE_URL and REDIS_URL, naming all three', () => {
+  it('in production requires JWT_SECRET, DATABASE_URL, REDIS_URL and a Stripe key, naming each', () => {
     const error = configError({ NODE_ENV: 'production' });
-    expect(variables(error)).toEqual(['DATABASE_URL', 'JWT_SECRET', 'REDIS_URL']);
+    expect(variables(error)).toEqual(['DATABASE_URL', 'JWT_SECRET', 'REDIS_URL', 'STRIPE_SECRET_KEY']);
+    expect(error.message).toContain('set PAYMENT_GATEWAY=sandbox');
     expect(error.message).toContain('JWT_SECRET: is required when NODE_ENV=production');
     expect(error.message).toContain('DATABASE_URL: is required when NODE_ENV=production');
     expect(error.message).toContain('REDIS_URL: is required when NODE_ENV=production');

@@ -38,7 +38,16 @@ export class AppConfig {
     backoffMs: number;
     leaseMs: number;
   };
+  readonly wallet!: {
+    /** How long a payment profile request's link works. */
+    profileRequestTtlHours: number;
+  };
   readonly shutdownTimeoutMs!: number;
+  /** Which PaymentGateway adapter runs; `stripe` is set only with the stripe gateway. */
+  readonly paymentGateway!: {
+    name: 'stripe' | 'sandbox';
+    stripe?: { secretKey: string; apiUrl: string; host: string; port: number; protocol: 'http' | 'https' };
+  };
 
   get isProduction(): boolean {
     return this.env === 'production';
@@ -93,7 +102,19 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
       if (!e[v]) problems.push({ variable: v, message: 'is required when SMS_PROVIDER=twilio' });
     }
   }
+  const gateway = e.PAYMENT_GATEWAY ?? (e.STRIPE_SECRET_KEY ? 'stripe' : 'sandbox');
+  if (gateway === 'stripe' && !e.STRIPE_SECRET_KEY) {
+    problems.push({ variable: 'STRIPE_SECRET_KEY', message: 'is required when PAYMENT_GATEWAY=stripe' });
+  }
+  if (e.NODE_ENV === 'production' && !e.PAYMENT_GATEWAY && !e.STRIPE_SECRET_KEY) {
+    // Production never falls back to the sandbox silently: real customers would be told their real card is refused.
+    problems.push({
+      variable: 'STRIPE_SECRET_KEY',
+      message: 'is required when NODE_ENV=production (or set PAYMENT_GATEWAY=sandbox to run on test numbers on purpose)',
+    });
+  }
   if (problems.length) throw new ConfigError(problems);
+  const stripeApi = new URL(e.STRIPE_API_URL);
 
   return AppConfig.create({
     env: e.NODE_ENV,
@@ -135,7 +156,21 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
       backoffMs: e.NOTIFY_BACKOFF_MS,
       leaseMs: e.NOTIFY_LEASE_MS,
     },
+    wallet: { profileRequestTtlHours: e.PROFILE_REQUEST_TTL_HOURS },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    paymentGateway: {
+      name: gateway,
+      stripe:
+        gateway === 'stripe'
+          ? {
+              secretKey: e.STRIPE_SECRET_KEY!,
+              apiUrl: e.STRIPE_API_URL.replace(/\/$/, ''),
+              host: stripeApi.hostname,
+              port: Number(stripeApi.port) || (stripeApi.protocol === 'https:' ? 443 : 80),
+              protocol: stripeApi.protocol === 'https:' ? 'https' : 'http',
+            }
+          : undefined,
+    },
   });
 }
 

@@ -41,6 +41,7 @@ export const envSchema = z.object({
   JWT_ACCESS_TTL_SECONDS: int(60, 86_400).default(900),
   JWT_REFRESH_TTL_SECONDS: int(3_600, 31_536_000).default(2_592_000),
   INVITATION_TTL_HOURS: int(1, 720).default(72),
+  PROFILE_REQUEST_TTL_HOURS: int(1, 720).default(72),
   LOGIN_MAX_ATTEMPTS: int(1, 1000).default(5),
   LOGIN_WINDOW_SECONDS: int(1, 86_400).default(900),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
@@ -65,6 +66,13 @@ export const envSchema = z.object({
   NOTIFY_MAX_ATTEMPTS: int(1, 50).default(8),
   NOTIFY_BACKOFF_MS: int(1, 3_600_000).default(30_000),
   NOTIFY_LEASE_MS: int(1_000, 3_600_000).default(120_000),
+  PAYMENT_GATEWAY: z.enum(['stripe', 'sandbox']).optional(),
+  STRIPE_SECRET_KEY: z
+    .string()
+    .trim()
+    .regex(/^(sk|rk)_\S{8,}$/, 'must be a Stripe secret or restricted key, starting with sk_ or rk_ (e.g. sk_test_...)')
+    .optional(),
+  STRIPE_API_URL: url(['http:', 'https:']).default('https://api.stripe.com'),
 });
 
 export type Env = z.infer<typeof envSchema>;

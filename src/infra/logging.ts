@@ -17,7 +17,16 @@ export const REDACT_PATHS = [
   '*.cvc',
   '*.cvv',
   '*.accountNumber',
+  // Stripe-shaped names, as the sandbox's tokenization endpoint and hosted page receive them.
+  '*.card',
+  '*.account_number',
+  '*.card_number',
 ];
+
+/** A secure link's token in a path (`/p/<token>`, payment profile requests) works like a password: never logged. */
+export function redactLinkTokens(url: string): string {
+  return typeof url === 'string' ? url.replace(/(\/p\/)[A-Za-z0-9_-]{32,}/g, '$1[Redacted]') : url;
+}
 
 export function loggerParams(level: string): Params {
   return {
@@ -32,7 +41,7 @@ export function loggerParams(level: string): Params {
       redact: { paths: REDACT_PATHS, censor: '[Redacted]' },
       // Bodies (GraphQL variables included) are never logged: they may hold passwords or payment details.
       serializers: {
-        req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
+        req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: redactLinkTokens(req.url) }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
       autoLogging: { ignore: (req: IncomingMessage) => req.url === '/health' || req.url === '/ready' },

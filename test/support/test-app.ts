@@ -43,6 +43,8 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     OUTBOX_MAX_ATTEMPTS: '3',
     DATABASE_URL: db.url,
     REDIS_URL: process.env.TEST_REDIS_URL,
+    // Tests never reach Stripe: the sandbox, unless a test points PAYMENT_GATEWAY=stripe at a local server.
+    PAYMENT_GATEWAY: 'sandbox',
     ...options.env,
   });
   const queries: string[] = [];

@@ -88,6 +88,8 @@ export interface SetupSession {
   /** Set once the customer completed it: the saved method (already attached to the customer). */
   paymentMethodId: string | null;
   reference: string | null;
+  /** When the page stops accepting input (24 hours after creation, at both gateways). */
+  expiresAt: Date | null;
 }
 
 export abstract class PaymentGateway {

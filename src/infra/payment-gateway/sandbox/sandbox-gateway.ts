@@ -1,0 +1,289 @@
+import { Injectable } from '@nestjs/common';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { normalizeAddress } from '#libs/ddd/index.js';
+import { AppConfig } from '../../../config/index.js';
+import {
+  type CreateGatewayCustomer,
+  type CreateSetupSession,
+  GatewayError,
+  GatewayErrorCode,
+  type GatewayPaymentMethod,
+  type MandateAcceptance,
+  PaymentGateway,
+  type SavePaymentMethod,
+  type SetupSession,
+} from '../payment-gateway.js';
+import { gatewayErrorFromStripe } from '../stripe-error-mapping.js';
+import {
+  type MandateData,
+  notFound,
+  randomId,
+  type SandboxObject,
+  SandboxStore,
+  toGatewayPaymentMethod,
+  toStripePaymentMethodJson,
+} from './sandbox-store.js';
+import { checkBankAccount, checkCard, checkExpiry, setupRefusal, type StripeLikeError, testToken } from './sandbox-test-numbers.js';
+
+export const SETUP_SESSION_TTL_MS = 24 * 60 * 60 * 1000;
+
+/** Parameters of the sandbox's tokenization endpoint, as Stripe's `POST /v1/payment_methods` takes them. */
+export interface TokenizeParams {
+  type: string;
+  card?: { number?: string; exp_month?: string | number; exp_year?: string | number; cvc?: string };
+  us_bank_account?: { routing_number?: string; account_number?: string; account_type?: string; account_holder_type?: string };
+  billing_details?: {
+    name?: string;
+    address?: { line1?: string; line2?: string; city?: string; state?: string; postal_code?: string; country?: string };
+  };
+}
+
+/**
+ * The sandbox gateway: behaves like Stripe in test mode (test numbers and tokens only, the same declines with the same
+ * codes, a hosted page for setup sessions) and keeps its objects in PostgreSQL, so it survives restarts. It refuses
+ * every number that is not one of Stripe's published test numbers, and never stores a number or a CVC.
+ */
+@Injectable()
+export class SandboxGateway extends PaymentGateway {
+  readonly name = 'sandbox' as const;
+
+  constructor(
+    private readonly store: SandboxStore,
+    private readonly config: AppConfig,
+  ) {
+    super();
+  }
+
+  async createCustomer(input: CreateGatewayCustomer): Promise<{ id: string }> {
+    const params = { ...input, idempotencyKey: undefined };
+    const out = await this.store.idempotent(input.idempotencyKey, 'create_customer', params, async (em) => {
+      const id = randomId('cus_', 14);
+      this.store.add(em, 'customer', id, {
+        name: input.name,
+        email: input.email,
+        phone: input.phone,
+        address: input.address ? normalizeAddress(input.address) : null,
+        metadata: { organizationId: input.organizationId, customerId: input.customerId },
+      });
+      return { id };
+    });
+    return { id: out.id! };
+  }
+
+  async describePaymentMethod(paymentMethodId: string): Promise<GatewayPaymentMethod> {
+    return this.store.transaction(async (em) => {
+      const row = await this.resolve(em, paymentMethodId);
+      await em.flush();
+      return toGatewayPaymentMethod(row);
+    });
+  }
+
+  async savePaymentMethod(input: SavePaymentMethod): Promise<GatewayPaymentMethod> {
+    const params = { ...input, idempotencyKey: undefined };
+    const out = await this.store.idempotent(input.idempotencyKey, 'save_payment_method', params, async (em) => {
+      const customer = await this.store.find(em, 'customer', input.gatewayCustomerId);
+      if (!customer) throw notFound('customer', input.gatewayCustomerId);
+      const pm = await this.resolve(em, input.paymentMethodId);
+      if (pm.data.customerId && pm.data.customerId !== customer.id) {
+        throw new GatewayError(
+          GatewayErrorCode.INVALID_REQUEST,
+          `Payment method ${pm.id} is already attached to another customer; collect it again for this customer`,
+          'payment_method_unexpected_state',
+        );
+      }
+      const refusal = setupRefusal(pm.data.kind === 'CARD' ? 'card' : 'bank', pm.data.behavior);
+      if (refusal === 'requires_action') {
+        throw new GatewayError(
+          GatewayErrorCode.AUTHENTICATION_REQUIRED,
+          "The card's bank requires the customer to authenticate it (3-D Secure): they must save it themselves on the hosted page",
+          'authentication_required',
+        );
+      }
+      if (refusal) throw gatewayErrorFromStripe({ ...refusal, statusCode: refusal.status });
+      this.attach(em, pm, customer.id, input.billingAddress ? normalizeAddress(input.billingAddress) : pm.data.billingAddress, pm.data.kind === 'BANK_ACCOUNT' ? mandateData(input.mandate) : null, null);
+      return { paymentMethodId: pm.id };
+    });
+    return this.describeExisting(out.paymentMethodId!);
+  }
+
+  async updateCardExpiry(paymentMethodId: string, expMonth: number, expYear: number): Promise<GatewayPaymentMethod> {
+    return this.store.transaction(async (em) => {
+      const pm = await this.store.find(em, 'payment_method', paymentMethodId);
+      if (!pm) throw notFound('PaymentMethod', paymentMethodId);
+      if (!pm.data.card) throw new GatewayError(GatewayErrorCode.INVALID_REQUEST, `Payment method ${paymentMethodId} is not a card; only a card has an expiry`);
+      if (!pm.data.customerId) {
+        throw new GatewayError(GatewayErrorCode.INVALID_REQUEST, `Payment method ${paymentMethodId} must be attached to a customer before it can be updated`);
+      }
+      const expiry = checkExpiry(expMonth, expYear, this.store.clock.now());
+      if ('status' in expiry) throw gatewayErrorFromStripe({ ...expiry, statusCode: expiry.status });
+      this.store.change(pm, { card: { ...pm.data.card, ...expiry } });
+      await em.flush();
+      return toGatewayPaymentMethod(pm);
+    });
+  }
+
+  async detachPaymentMethod(paymentMethodId: string): Promise<void> {
+    await this.store.transaction(async (em) => {
+      const pm = await this.store.find(em, 'payment_method', paymentMethodId);
+      if (!pm) throw notFound('PaymentMethod', paymentMethodId);
+      if (!pm.data.customerId) return;
+      this.store.change(pm, { customerId: null, detachedAt: this.store.clock.now().toISOString() });
+      await em.flush();
+    });
+  }
+
+  async createSetupSession(input: CreateSetupSession): Promise<SetupSession> {
+    const params = { ...input, idempotencyKey: undefined };
+    const out = await this.store.idempotent(input.idempotencyKey, 'create_setup_session', params, async (em) => {
+      if (!(await this.store.find(em, 'customer', input.gatewayCustomerId))) throw notFound('customer', input.gatewayCustomerId);
+      const kinds = [...new Set(input.kinds)];
+      if (!kinds.length || kinds.some((k) => k !== 'CARD' && k !== 'BANK_ACCOUNT')) {
+        throw new GatewayError(GatewayErrorCode.INVALID_REQUEST, 'kinds: name at least one of CARD and BANK_ACCOUNT');
+      }
+      for (const [field, url] of [['successUrl', input.successUrl], ['cancelUrl', input.cancelUrl]] as const) {
+        if (!isHttpUrl(url)) throw new GatewayError(GatewayErrorCode.INVALID_REQUEST, `${field}: must be an absolute http(s) URL, got '${url}'`);
+      }
+      const id = randomId('cs_test_', 40);
+      this.store.add(em, 'checkout_session', id, {
+        customerId: input.gatewayCustomerId,
+        kinds,
+        successUrl: input.successUrl,
+        cancelUrl: input.cancelUrl,
+        reference: input.reference,
+        expiresAt: new Date(this.store.clock.now().getTime() + SETUP_SESSION_TTL_MS).toISOString(),
+        completedAt: null,
+        paymentMethodId: null,
+        setupIntentId: null,
+        pendingPaymentMethodId: null,
+      });
+      return { sessionId: id };
+    });
+    return this.getSetupSession(out.sessionId!);
+  }
+
+  async getSetupSession(sessionId: string): Promise<SetupSession> {
+    const row = await this.store.transaction((em) => this.store.find(em, 'checkout_session', sessionId));
+    if (!row) throw notFound('checkout session', sessionId);
+    return this.toSetupSession(row);
+  }
+
+  // ---- the sandbox's own endpoints (tokenization, hosted page), used by SandboxGatewayController ----
+
+  /** Like Stripe's `POST /v1/payment_methods`: test numbers become a payment method; anything else a Stripe-shaped error. */
+  async tokenize(params: TokenizeParams): Promise<{ paymentMethod: ReturnType<typeof toStripePaymentMethodJson> } | { error: StripeLikeError }> {
+    const address = params.billing_details?.address;
+    const billingAddress =
+      address?.line1 && address.city && address.postal_code && address.country
+        ? normalizeAddress({ line1: address.line1, line2: address.line2, city: address.city, region: address.state, postalCode: address.postal_code, country: address.country })
+        : null;
+    const name = params.billing_details?.name?.trim() || null;
+    let data;
+    if (params.type === 'card') {
+      const card = params.card ?? {};
+      const checked = checkCard({ number: card.number ?? '', expMonth: card.exp_month ?? '', expYear: card.exp_year ?? '', cvc: card.cvc }, this.store.clock.now(), { requireCvc: false });
+      if ('status' in checked) return { error: checked };
+      data = this.store.newCardMethod(checked.card, checked.expMonth, checked.expYear, name);
+    } else if (params.type === 'us_bank_account') {
+      const bank = params.us_bank_account ?? {};
+      const checked = checkBankAccount({
+        routingNumber: bank.routing_number ?? '',
+        accountNumber: bank.account_number ?? '',
+        accountType: bank.account_type,
+        accountHolderType: bank.account_holder_type,
+      });
+      if ('status' in checked) return { error: checked };
+      data = this.store.newBankMethod(checked.account, checked.accountType, checked.accountHolderType, name);
+    } else {
+      return { error: { status: 400, type: 'invalid_request_error', code: 'parameter_invalid_string', message: "type: must be 'card' or 'us_bank_account'", param: 'type' } };
+    }
+    const row = await this.store.transaction(async (em) => {
+      const created = this.store.add(em, 'payment_method', randomId('pm_'), { ...data, billingAddress });
+      await em.flush();
+      return created;
+    });
+    return { paymentMethod: toStripePaymentMethodJson(row) };
+  }
+
+  toSetupSession(row: SandboxObject<'checkout_session'>): SetupSession {
+    const d = row.data;
+    const expired = !d.completedAt && new Date(d.expiresAt).getTime() <= this.store.clock.now().getTime();
+    return {
+      id: row.id,
+      url: `${this.config.http.publicUrl}/sandbox-gateway/checkout/${row.id}`,
+      status: d.completedAt ? 'complete' : expired ? 'expired' : 'open',
+      gatewayCustomerId: d.customerId,
+      paymentMethodId: d.paymentMethodId,
+      reference: d.reference,
+      expiresAt: new Date(d.expiresAt),
+    };
+  }
+
+  /** Attaches the method to the customer as a succeeded SetupIntent would. */
+  attach(
+    em: EntityManager,
+    pm: SandboxObject<'payment_method'>,
+    customerId: string,
+    billingAddress: GatewayPaymentMethod['billingAddress'],
+    mandate: MandateData | null,
+    checkoutSessionId: string | null,
+  ): string {
+    this.store.change(pm, { customerId, billingAddress, mandate: mandate ?? pm.data.mandate, detachedAt: null });
+    const setupIntentId = randomId('seti_');
+    this.store.add(em, 'setup_intent', setupIntentId, {
+      customerId,
+      paymentMethodId: pm.id,
+      status: 'succeeded',
+      usage: 'off_session',
+      mandate,
+      checkoutSessionId,
+    });
+    return setupIntentId;
+  }
+
+  private async describeExisting(id: string): Promise<GatewayPaymentMethod> {
+    const row = await this.store.transaction((em) => this.store.find(em, 'payment_method', id));
+    if (!row) throw notFound('PaymentMethod', id);
+    return toGatewayPaymentMethod(row);
+  }
+
+  /** A stored method, or a fresh one from a test token (each use of `pm_card_visa` makes a new pm_, as Stripe does). */
+  private async resolve(em: EntityManager, id: string): Promise<SandboxObject<'payment_method'>> {
+    const trimmed = (id ?? '').trim();
+    const token = testToken(trimmed);
+    if (token) {
+      const { expMonth, expYear } = this.store.tokenExpiry();
+      const data =
+        token.kind === 'card'
+          ? this.store.newCardMethod(token.card, expMonth, expYear)
+          : this.store.newBankMethod(token.account, 'checking', 'individual');
+      return this.store.add(em, 'payment_method', randomId('pm_'), data);
+    }
+    const row = await this.store.find(em, 'payment_method', trimmed);
+    if (!row) {
+      throw new GatewayError(
+        GatewayErrorCode.NOT_FOUND,
+        `No such PaymentMethod: '${trimmed}'. In sandbox mode use a token from the sandbox's pages or one of Stripe's test tokens such as pm_card_visa`,
+        'resource_missing',
+      );
+    }
+    return row;
+  }
+}
+
+export function mandateData(m: MandateAcceptance): MandateData {
+  return {
+    type: m.type,
+    acceptedAt: m.acceptedAt.toISOString(),
+    ipAddress: m.type === 'online' ? m.ipAddress : null,
+    userAgent: m.type === 'online' ? m.userAgent : null,
+  };
+}
+
+export function isHttpUrl(value: string): boolean {
+  try {
+    const u = new URL(value.replaceAll('{SESSION_ID}', 'x'));
+    return u.protocol === 'http:' || u.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}

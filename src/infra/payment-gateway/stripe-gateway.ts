@@ -1,0 +1,297 @@
+import { Logger } from '@nestjs/common';
+import Stripe from 'stripe';
+import { normalizeAddress, type PostalAddress } from '#libs/ddd/index.js';
+import {
+  type CreateGatewayCustomer,
+  type CreateSetupSession,
+  GatewayError,
+  GatewayErrorCode,
+  type GatewayMethodKind,
+  type GatewayPaymentMethod,
+  type MandateAcceptance,
+  PaymentGateway,
+  type SavePaymentMethod,
+  type SetupSession,
+} from './payment-gateway.js';
+import { gatewayErrorFromStripe } from './stripe-error-mapping.js';
+
+export interface StripeGatewayOptions {
+  secretKey: string;
+  /** Where the API is: api.stripe.com in production, a local test server in tests. */
+  host: string;
+  port: number;
+  protocol: 'http' | 'https';
+  /** Automatic retries of connection errors, 409 and 5xx, with the same idempotency key. */
+  maxNetworkRetries?: number;
+  /** Per request, in milliseconds. */
+  timeoutMs?: number;
+}
+
+const KIND_TO_STRIPE: Record<GatewayMethodKind, 'card' | 'us_bank_account'> = { CARD: 'card', BANK_ACCOUNT: 'us_bank_account' };
+
+/**
+ * The PaymentGateway over Stripe's API with the official SDK. Cards and bank accounts are collected by Stripe
+ * (Stripe.js, Checkout in setup mode) and arrive as PaymentMethod ids; saving one is a confirmed off-session
+ * SetupIntent, so the bank verifies it before we keep it. Every create carries the caller's idempotency key, and the
+ * SDK retries connection failures and 5xx answers with that same key, so a retry never creates a second object.
+ */
+export class StripeGateway extends PaymentGateway {
+  readonly name = 'stripe' as const;
+  private readonly stripe: Stripe;
+  private readonly logger = new Logger(StripeGateway.name);
+
+  constructor(options: StripeGatewayOptions) {
+    super();
+    this.stripe = new Stripe(options.secretKey, {
+      host: options.host,
+      port: options.port,
+      protocol: options.protocol,
+      maxNetworkRetries: options.maxNetworkRetries ?? 2,
+      timeout: options.timeoutMs ?? 20_000,
+      telemetry: false,
+      appInfo: { name: 'Settle' },
+    });
+  }
+
+  async createCustomer(input: CreateGatewayCustomer): Promise<{ id: string }> {
+    const a = input.address ? normalizeAddress(input.address) : null;
+    const customer = await this.call('create a customer', () =>
+      this.stripe.customers.create(
+        {
+          name: input.name,
+          email: input.email ?? undefined,
+          phone: input.phone ?? undefined,
+          address: a ? toStripeAddress(a) : undefined,
+          metadata: { organizationId: input.organizationId, customerId: input.customerId },
+        },
+        { idempotencyKey: input.idempotencyKey },
+      ),
+    );
+    return { id: customer.id };
+  }
+
+  async describePaymentMethod(paymentMethodId: string): Promise<GatewayPaymentMethod> {
+    const pm = await this.retrieve(paymentMethodId);
+    return toGatewayPaymentMethod(pm);
+  }
+
+  async savePaymentMethod(input: SavePaymentMethod): Promise<GatewayPaymentMethod> {
+    // The type decides the SetupIntent's parameters (a bank account needs a mandate). The SetupIntent itself names
+    // the token as given, so a retried call sends the same body under the same idempotency key even for a test token
+    // such as pm_card_visa, which Stripe turns into a new pm_ on every use.
+    const described = await this.retrieve(input.paymentMethodId);
+    const type = described.type === 'us_bank_account' ? 'us_bank_account' : 'card';
+    // A legacy token is single-use and was just turned into a PaymentMethod: confirm that one.
+    const paymentMethod = input.paymentMethodId.trim().startsWith('tok_') ? described.id : input.paymentMethodId.trim();
+    const intent = await this.call('verify the payment method', () =>
+      this.stripe.setupIntents.create(
+        {
+          customer: input.gatewayCustomerId,
+          payment_method: paymentMethod,
+          confirm: true,
+          usage: 'off_session',
+          allowed_payment_method_types: [type],
+          ...(type === 'us_bank_account' ? { mandate_data: { customer_acceptance: customerAcceptance(input.mandate) } } : {}),
+          expand: ['payment_method'],
+        },
+        { idempotencyKey: input.idempotencyKey },
+      ),
+    );
+    if (intent.status === 'requires_action') {
+      const microdeposits = intent.next_action?.type === 'verify_with_microdeposits';
+      throw new GatewayError(
+        GatewayErrorCode.AUTHENTICATION_REQUIRED,
+        microdeposits
+          ? 'The bank account must be verified with micro-deposits: the customer must save it themselves on the hosted page'
+          : "The card's bank requires the customer to authenticate it (3-D Secure): they must save it themselves on the hosted page",
+        microdeposits ? 'verify_with_microdeposits' : 'authentication_required',
+      );
+    }
+    if (intent.status !== 'succeeded' || !intent.payment_method) {
+      const error = intent.last_setup_error;
+      if (error) throw gatewayErrorFromStripe({ ...error, statusCode: 402 });
+      throw new GatewayError(GatewayErrorCode.CARD_DECLINED, `The payment method was not verified (SetupIntent ${intent.id} is ${intent.status})`, intent.status);
+    }
+    let pm = typeof intent.payment_method === 'string' ? await this.retrieve(intent.payment_method) : intent.payment_method;
+    const wanted = toStripeAddress(normalizeAddress(input.billingAddress));
+    if (!sameAddress(pm.billing_details?.address ?? null, wanted)) {
+      // Stripe only lets a method's details change once it is attached, i.e. after the SetupIntent.
+      const id = pm.id;
+      pm = await this.call('record the billing address', () =>
+        this.stripe.paymentMethods.update(id, { billing_details: { address: wanted } }, { idempotencyKey: `${input.idempotencyKey}:billing-address` }),
+      );
+    }
+    return toGatewayPaymentMethod(pm);
+  }
+
+  async updateCardExpiry(paymentMethodId: string, expMonth: number, expYear: number): Promise<GatewayPaymentMethod> {
+    const pm = await this.call('update the card expiry', () =>
+      this.stripe.paymentMethods.update(paymentMethodId, { card: { exp_month: expMonth, exp_year: expYear } }),
+    );
+    return toGatewayPaymentMethod(pm);
+  }
+
+  async detachPaymentMethod(paymentMethodId: string): Promise<void> {
+    try {
+      await this.call('detach the payment method', () => this.stripe.paymentMethods.detach(paymentMethodId));
+    } catch (error) {
+      // Stripe refuses to detach a method that is not attached; for us that is already done.
+      if (error instanceof GatewayError && error.gatewayCode === 'payment_method_unexpected_state') {
+        const pm = await this.retrieve(paymentMethodId);
+        if (!pm.customer) return;
+      }
+      throw error;
+    }
+  }
+
+  async createSetupSession(input: CreateSetupSession): Promise<SetupSession> {
+    const session = await this.call('create a setup session', () =>
+      this.stripe.checkout.sessions.create(
+        {
+          mode: 'setup',
+          customer: input.gatewayCustomerId,
+          // Checkout fills in its own placeholder; ours is spelled {SESSION_ID} so callers do not depend on Stripe's.
+          success_url: input.successUrl.replaceAll('{SESSION_ID}', '{CHECKOUT_SESSION_ID}'),
+          cancel_url: input.cancelUrl,
+          allowed_payment_method_types: [...new Set(input.kinds)].map((k) => KIND_TO_STRIPE[k]),
+          metadata: { reference: input.reference },
+          setup_intent_data: { metadata: { reference: input.reference } },
+        },
+        { idempotencyKey: input.idempotencyKey },
+      ),
+    );
+    return toSetupSession(session);
+  }
+
+  async getSetupSession(sessionId: string): Promise<SetupSession> {
+    const session = await this.call('read the setup session', () =>
+      this.stripe.checkout.sessions.retrieve(sessionId, { expand: ['setup_intent'] }),
+    );
+    return toSetupSession(session);
+  }
+
+  private retrieve(paymentMethodId: string): Promise<Stripe.PaymentMethod> {
+    const id = paymentMethodId.trim();
+    // A legacy card token (tok_visa, or one from Stripe.js v2) becomes a PaymentMethod the way Stripe documents.
+    if (id.startsWith('tok_')) {
+      return this.call('read the payment method', () => this.stripe.paymentMethods.create({ type: 'card', card: { token: id } }));
+    }
+    return this.call('read the payment method', () => this.stripe.paymentMethods.retrieve(id));
+  }
+
+  /** Runs one SDK call and turns whatever Stripe (or the network) answered into a GatewayError. */
+  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      throw this.translate(what, error);
+    }
+  }
+
+  private translate(what: string, error: unknown): GatewayError {
+    if (error instanceof GatewayError) return error;
+    if (error instanceof Stripe.errors.StripeConnectionError) {
+      this.logger.warn(`Stripe did not answer while trying to ${what}: ${error.message}`);
+      return new GatewayError(GatewayErrorCode.UNAVAILABLE, `Stripe did not answer while trying to ${what}: ${error.message}`, 'connection_error', true);
+    }
+    if (error instanceof Stripe.errors.StripeError) {
+      const mapped = gatewayErrorFromStripe({
+        type: error.rawType ?? null,
+        code: error.code ?? null,
+        decline_code: error.decline_code ?? null,
+        message: error.message,
+        param: error.param ?? null,
+        statusCode: error.statusCode ?? null,
+      });
+      if (mapped.code === GatewayErrorCode.UNAVAILABLE) {
+        this.logger.warn(`Stripe failed to ${what}: ${error.statusCode ?? ''} ${error.rawType ?? error.type} ${error.message} (request ${error.requestId ?? '?'})`);
+      }
+      return mapped;
+    }
+    // Not Stripe's: a bug of ours. Let it surface as it is.
+    throw error;
+  }
+}
+
+export function toGatewayPaymentMethod(pm: Stripe.PaymentMethod): GatewayPaymentMethod {
+  const customer = typeof pm.customer === 'string' ? pm.customer : (pm.customer?.id ?? null);
+  const billingAddress = fromStripeAddress(pm.billing_details?.address ?? null);
+  if (pm.type === 'us_bank_account' && pm.us_bank_account) {
+    const b = pm.us_bank_account;
+    return {
+      id: pm.id,
+      kind: 'BANK_ACCOUNT',
+      card: null,
+      bankAccount: {
+        bankName: b.bank_name,
+        last4: b.last4 ?? '',
+        accountType: b.account_type ?? 'checking',
+        routingNumber: b.routing_number,
+        fingerprint: b.fingerprint ?? pm.id,
+      },
+      billingAddress,
+      customerId: customer,
+    };
+  }
+  if (pm.type === 'card' && pm.card) {
+    const c = pm.card;
+    return {
+      id: pm.id,
+      kind: 'CARD',
+      card: {
+        brand: c.brand,
+        last4: c.last4,
+        expMonth: c.exp_month,
+        expYear: c.exp_year,
+        // Without a fingerprint (rare) the method is its own: no false duplicate.
+        fingerprint: c.fingerprint ?? pm.id,
+        funding: c.funding,
+      },
+      bankAccount: null,
+      billingAddress,
+      customerId: customer,
+    };
+  }
+  throw new GatewayError(
+    GatewayErrorCode.INVALID_REQUEST,
+    `Payment method ${pm.id} is a ${pm.type}; Settle saves cards and US bank accounts only`,
+    'payment_method_unsupported_type',
+  );
+}
+
+function toSetupSession(s: Stripe.Checkout.Session): SetupSession {
+  const intent = s.setup_intent;
+  const pm = intent && typeof intent !== 'string' ? intent.payment_method : null;
+  return {
+    id: s.id,
+    url: s.url,
+    status: s.status === 'complete' ? 'complete' : s.status === 'expired' ? 'expired' : 'open',
+    gatewayCustomerId: typeof s.customer === 'string' ? s.customer : (s.customer?.id ?? null),
+    paymentMethodId: typeof pm === 'string' ? pm : (pm?.id ?? null),
+    reference: s.metadata?.reference ?? null,
+    expiresAt: s.expires_at ? new Date(s.expires_at * 1000) : null,
+  };
+}
+
+function customerAcceptance(m: MandateAcceptance): Stripe.SetupIntentCreateParams.MandateData.CustomerAcceptance {
+  const acceptedAt = Math.floor(m.acceptedAt.getTime() / 1000);
+  return m.type === 'online'
+    ? { type: 'online', accepted_at: acceptedAt, online: { ip_address: m.ipAddress, user_agent: m.userAgent } }
+    : { type: 'offline', accepted_at: acceptedAt };
+}
+
+type StripeAddress = { line1: string; line2: string; city: string; state: string; postal_code: string; country: string };
+
+function toStripeAddress(a: PostalAddress): StripeAddress {
+  return { line1: a.line1, line2: a.line2 ?? '', city: a.city, state: a.region ?? '', postal_code: a.postalCode, country: a.country };
+}
+
+function fromStripeAddress(a: Stripe.Address | null): PostalAddress | null {
+  if (!a?.line1 || !a.city || !a.postal_code || !a.country) return null;
+  return normalizeAddress({ line1: a.line1, line2: a.line2, city: a.city, region: a.state, postalCode: a.postal_code, country: a.country });
+}
+
+function sameAddress(a: Stripe.Address | null, b: StripeAddress): boolean {
+  if (!a) return false;
+  return (['line1', 'line2', 'city', 'state', 'postal_code', 'country'] as const).every((k) => (a[k] ?? '') === b[k]);
+}
