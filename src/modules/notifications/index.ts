@@ -11,6 +11,7 @@ export {
 } from './application/notifications.facade.js';
 export type { MessageData } from './application/message-data.js';
 export { MessageDispatcher } from './application/message-dispatcher.js';
+export { SealedLinks } from './application/sealed-links.js';
 export { MessageKind, Channel, Placeholder, KIND_SPECS } from './domain/message-kind.js';
 export { MessageStatus } from './domain/message.entity.js';
 export { NotificationError, NotificationErrorReason } from './notification.error.js';

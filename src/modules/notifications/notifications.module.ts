@@ -5,6 +5,7 @@ import { AppConfig } from '../../config/index.js';
 import { IdentityModule } from '../identity/index.js';
 import { MessageDispatcher } from './application/message-dispatcher.js';
 import { Notifications } from './application/notifications.facade.js';
+import { SealedLinks } from './application/sealed-links.js';
 import { StaffNotifiedHandler } from './application/staff-notified.handler.js';
 import { TemplateService } from './application/template.service.js';
 import { UserJoinedHandler } from './application/user-joined.handler.js';
@@ -33,11 +34,14 @@ export class NotificationsModule {
   static forRoot(options: NotificationsModuleOptions): DynamicModule {
     return {
       module: NotificationsModule,
+      // Global: every module that sends messages injects the Notifications facade without re-importing forRoot.
+      global: true,
       imports: [IdentityModule, BullModule.registerQueue({ name: NOTIFICATIONS_QUEUE })],
       providers: [
         TemplateService,
         Notifications,
         MessageDispatcher,
+        SealedLinks,
         NotificationPubSub,
         StaffNotifiedHandler,
         UserJoinedHandler,
@@ -61,7 +65,7 @@ export class NotificationsModule {
         ...(options.worker ? [DispatchProcessor] : []),
         ...(options.worker && options.schedule ? [DispatchSchedule] : []),
       ],
-      exports: [Notifications, MessageDispatcher],
+      exports: [Notifications, MessageDispatcher, SealedLinks],
     };
   }
 }

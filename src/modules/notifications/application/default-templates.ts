@@ -187,6 +187,24 @@ Thank you,
     SMS: sms('{Organization Name}: reminder, your next payment of {Amount} is due on {Due Date}.'),
   },
 
+  [MessageKind.CARD_EXPIRING]: {
+    EMAIL: email(
+      'Please update your card on file with {Organization Name}',
+      `Hi {Customer Name},
+
+The card you saved with {Organization Name}, {Payment Method}, has an expiry date of {End Date}. To keep your payments going without interruption, please add your new card.
+
+Use this secure link to enter it:
+{Secure Link}
+
+For your security, the link works only once and expires on {Expires At}. Your card details are entered on a secure page and are never sent by email.
+
+Thank you,
+{Organization Name}`,
+    ),
+    SMS: sms('{Organization Name}: your card {Payment Method} expires {End Date}. Please add your new card with this secure link: {Secure Link}'),
+  },
+
   [MessageKind.STAFF_ALERT]: {
     EMAIL: email(
       '[{Organization Name}] {Title}',

@@ -6,6 +6,7 @@ import { Channel } from '../domain/message-kind.js';
 import { MessageStatus } from '../domain/message.entity.js';
 import { EmailSender } from '../infrastructure/email-sender.js';
 import { SmsSender } from '../infrastructure/sms-sender.js';
+import { SealedLinks } from './sealed-links.js';
 
 /** A claimed row, as the dispatcher reads it (raw SQL: the dispatcher works across organizations). */
 export interface ClaimedMessage {
@@ -42,6 +43,7 @@ export class MessageDispatcher {
     private readonly config: AppConfig,
     private readonly email: EmailSender,
     private readonly sms: SmsSender,
+    private readonly sealed: SealedLinks,
   ) {}
 
   /** Sends one batch of due messages; returns how many it claimed. */
@@ -90,14 +92,16 @@ export class MessageDispatcher {
 
   /** Hands a claimed message to its provider without recording anything: `deliver` records the outcome. */
   transmit(m: ClaimedMessage): Promise<{ providerMessageId: string }> {
-    if (m.channel === Channel.SMS) return this.sms.send({ messageId: m.id, to: m.recipient, body: m.text });
+    // Secret links are stored as markers and get their token only here, on the way out (see SealedLinks).
+    const text = this.sealed.unseal(m.text);
+    if (m.channel === Channel.SMS) return this.sms.send({ messageId: m.id, to: m.recipient, body: text });
     return this.email.send({
       messageId: `<${m.id}@settle>`,
       from: `"${m.sender_name.replace(/"/g, '')}" <${this.config.notifications.mailFrom}>`,
       to: { name: m.recipient_name, address: m.recipient },
       subject: m.subject ?? '',
-      text: m.text,
-      html: m.html ?? m.text,
+      text,
+      html: this.sealed.unseal(m.html) ?? text,
     });
   }
 

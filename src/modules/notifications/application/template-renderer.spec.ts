@@ -77,6 +77,7 @@ describe('default templates', () => {
     AGREEMENT_REACTIVATED: ['{Customer Name}', '{Agreement Name}', '{Date}'],
     RENEWAL_NOTICE: ['{Customer Name}', '{Agreement Name}', '{End Date}'],
     UPCOMING_INSTALLMENT: ['{Customer Name}', '{Amount}', '{Due Date}'],
+    CARD_EXPIRING: ['{Customer Name}', '{Payment Method}', '{End Date}', '{Secure Link}', '{Expires At}'],
     STAFF_ALERT: ['{Title}', '{Body}'],
   };
 

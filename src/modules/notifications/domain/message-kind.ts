@@ -12,6 +12,8 @@ export enum MessageKind {
   AGREEMENT_REACTIVATED = 'AGREEMENT_REACTIVATED',
   RENEWAL_NOTICE = 'RENEWAL_NOTICE',
   UPCOMING_INSTALLMENT = 'UPCOMING_INSTALLMENT',
+  /** A saved card is expiring or expired: a link to replace it. */
+  CARD_EXPIRING = 'CARD_EXPIRING',
   /** In-app (and optionally email) messages to staff. */
   STAFF_ALERT = 'STAFF_ALERT',
 }
@@ -69,5 +71,6 @@ export const KIND_SPECS: Record<MessageKind, KindSpec> = {
   AGREEMENT_REACTIVATED: { marketing: false, required: [P.AGREEMENT_NAME], available: [...COMMON, P.AGREEMENT_NAME, P.DATE] },
   RENEWAL_NOTICE: { marketing: true, required: [P.AGREEMENT_NAME, P.END_DATE], available: [...COMMON, P.AGREEMENT_NAME, P.END_DATE, P.AMOUNT, P.SECURE_LINK] },
   UPCOMING_INSTALLMENT: { marketing: false, required: [P.AMOUNT, P.DUE_DATE], available: [...COMMON, P.AMOUNT, P.DUE_DATE, P.REFERENCE, P.PAYMENT_METHOD] },
+  CARD_EXPIRING: { marketing: false, required: [P.PAYMENT_METHOD, P.SECURE_LINK], available: [...COMMON, P.PAYMENT_METHOD, P.END_DATE, P.SECURE_LINK, P.EXPIRES_AT] },
   STAFF_ALERT: { marketing: false, required: [P.TITLE], available: [P.ORGANIZATION_NAME, P.TITLE, P.BODY] },
 };
