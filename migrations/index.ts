@@ -1,4 +1,8 @@
 import type { MigrationObject } from '@mikro-orm/core';
+import { Migration20261121141948_payment_profile_requests } from './Migration20261121141948_payment_profile_requests.js';
+import { Migration20261121141750_sandbox_gateway } from './Migration20261121141750_sandbox_gateway.js';
+import { Migration20261121141648_customers } from './Migration20261121141648_customers.js';
+import { Migration20261121141137_wallet } from './Migration20261121141137_wallet.js';
 import { Migration20261121134545_notifications } from './Migration20261121134545_notifications.js';
 import { Migration20261121133120_initial } from './Migration20261121133120_initial.js';
 
@@ -9,4 +13,8 @@ import { Migration20261121133120_initial } from './Migration20261121133120_initi
 export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261121133120_initial', class: Migration20261121133120_initial },
   { name: 'Migration20261121134545_notifications', class: Migration20261121134545_notifications },
+  { name: 'Migration20261121141137_wallet', class: Migration20261121141137_wallet },
+  { name: 'Migration20261121141648_customers', class: Migration20261121141648_customers },
+  { name: 'Migration20261121141750_sandbox_gateway', class: Migration20261121141750_sandbox_gateway },
+  { name: 'Migration20261121141948_payment_profile_requests', class: Migration20261121141948_payment_profile_requests },
 ];

@@ -13,6 +13,7 @@ import { CoreModule } from './infra/core.module.js';
 import { ormConfig } from './infra/database/mikro-orm.config.js';
 import { HealthController } from './infra/health.controller.js';
 import { loggerParams } from './infra/logging.js';
+import { PaymentGatewayModule } from './infra/payment-gateway/index.js';
 import { AgreementsModule } from './modules/agreements/index.js';
 import { CustomersModule } from './modules/customers/index.js';
 import { IdentityModule } from './modules/identity/index.js';
@@ -62,9 +63,14 @@ export class AppModule {
           scheduleRelay: options.scheduleJobs ?? true,
         }),
         ...(config.runsApi ? [SettleGraphQLModule] : []),
+        PaymentGatewayModule.forRoot({ gateway: config.paymentGateway.name, api: config.runsApi }),
         IdentityModule,
-        CustomersModule,
-        WalletModule,
+        CustomersModule.forRoot({ api: config.runsApi }),
+        WalletModule.forRoot({
+          api: config.runsApi,
+          worker: config.runsWorker,
+          schedule: options.scheduleJobs ?? true,
+        }),
         InvoicingModule,
         AgreementsModule,
         PaymentsModule,

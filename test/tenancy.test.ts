@@ -4,6 +4,7 @@ import { getIntrospectionQuery, type IntrospectionQuery, type IntrospectionInput
 import { addUser, signUpOrganization, startTestApp, type TestApp } from './support/test-app.js';
 
 type Org = Awaited<ReturnType<typeof signUpOrganization>>;
+const ADDRESS = { line1: '1 Victim Way', city: 'Springfield', postalCode: '12345', country: 'US' };
 interface Victim {
   org: Org;
   staffUserId: string;
@@ -11,6 +12,13 @@ interface Victim {
   notificationId: string;
   messageId: string;
   customerId: string;
+  /** A customer account of B, and a member of it. */
+  customerAccountId: string;
+  customerMemberId: string;
+  /** A saved card of that customer. */
+  paymentMethodId: string;
+  /** A pending payment profile request for that customer. */
+  profileRequestId: string;
 }
 
 /**
@@ -29,6 +37,49 @@ const CASES: Record<string, (a: Org, b: Victim) => Promise<{ errors?: { extensio
   markNotificationRead: (a, b) =>
     a.client.request(`mutation($id: ID!) { markNotificationRead(id: $id) { id } }`, { id: b.notificationId }),
   resendMessage: (a, b) => a.client.request(`mutation($id: ID!) { resendMessage(id: $id) { id } }`, { id: b.messageId }),
+  customer: (a, b) => a.client.request(`query($id: ID!) { customer(id: $id) { name } }`, { id: b.customerAccountId }),
+  updateCustomer: (a, b) =>
+    a.client.request(`mutation($id: ID!) { updateCustomer(id: $id, input: { name: "Hijacked" }) { id } }`, { id: b.customerAccountId }),
+  archiveCustomer: (a, b) => a.client.request(`mutation($id: ID!) { archiveCustomer(id: $id) { id } }`, { id: b.customerAccountId }),
+  reactivateCustomer: (a, b) =>
+    a.client.request(`mutation($id: ID!) { reactivateCustomer(id: $id) { id } }`, { id: b.customerAccountId }),
+  addCustomerMember: (a, b) =>
+    a.client.request(`mutation($id: ID!) { addCustomerMember(customerId: $id, input: { name: "Intruder" }) { id } }`, {
+      id: b.customerAccountId,
+    }),
+  updateCustomerMember: (a, b) =>
+    a.client.request(`mutation($id: ID!) { updateCustomerMember(id: $id, input: { name: "Hijacked" }) { id } }`, {
+      id: b.customerMemberId,
+    }),
+  removeCustomerMember: (a, b) =>
+    a.client.request(`mutation($id: ID!) { removeCustomerMember(id: $id) { id } }`, { id: b.customerMemberId }),
+  paymentMethod: (a, b) => a.client.request(`query($id: ID!) { paymentMethod(id: $id) { id } }`, { id: b.paymentMethodId }),
+  paymentMethods: (a, b) =>
+    a.client.request(`query($id: ID!) { paymentMethods(customerId: $id) { id } }`, { id: b.customerAccountId }),
+  savePaymentMethod: (a, b) =>
+    a.client.request(`mutation($i: SavePaymentMethodInput!) { savePaymentMethod(input: $i) { updatedExisting } }`, {
+      i: { customerId: b.customerAccountId, token: 'pm_card_mastercard', consentGiven: true, billingAddress: ADDRESS },
+    }),
+  setDefaultPaymentMethod: (a, b) =>
+    a.client.request(`mutation($id: ID!) { setDefaultPaymentMethod(id: $id) { id } }`, { id: b.paymentMethodId }),
+  removePaymentMethod: (a, b) => a.client.request(`mutation($id: ID!) { removePaymentMethod(id: $id) { id } }`, { id: b.paymentMethodId }),
+  updateCardExpiry: (a, b) =>
+    a.client.request(`mutation($i: UpdateCardExpiryInput!) { updateCardExpiry(input: $i) { id } }`, {
+      i: { id: b.paymentMethodId, expMonth: 1, expYear: 2040 },
+    }),
+  replaceCard: (a, b) =>
+    a.client.request(`mutation($i: ReplaceCardInput!) { replaceCard(input: $i) { id } }`, { i: { id: b.paymentMethodId, token: 'pm_card_amex' } }),
+  grantPaymentMethodConsent: (a, b) =>
+    a.client.request(`mutation($i: PaymentMethodConsentInput!) { grantPaymentMethodConsent(input: $i) { id } }`, { i: { id: b.paymentMethodId } }),
+  revokePaymentMethodConsent: (a, b) =>
+    a.client.request(`mutation($i: PaymentMethodConsentInput!) { revokePaymentMethodConsent(input: $i) { id } }`, { i: { id: b.paymentMethodId } }),
+  paymentProfileRequest: (a, b) => a.client.request(`query($id: ID!) { paymentProfileRequest(id: $id) { id } }`, { id: b.profileRequestId }),
+  cancelPaymentProfileRequest: (a, b) =>
+    a.client.request(`mutation($id: ID!) { cancelPaymentProfileRequest(id: $id) { id } }`, { id: b.profileRequestId }),
+  sendPaymentProfileRequest: (a, b) =>
+    a.client.request(`mutation($i: SendPaymentProfileRequestInput!) { sendPaymentProfileRequest(input: $i) { id } }`, {
+      i: { customerId: b.customerAccountId, channels: ['EMAIL'], email: 'intruder@example.com' },
+    }),
 };
 
 /**
@@ -38,6 +89,9 @@ const CASES: Record<string, (a: Org, b: Victim) => Promise<{ errors?: { extensio
 const FILTERS: Record<string, (a: Org, b: Victim) => Promise<{ totalCount: number; nodes: unknown[] }>> = {
   messages: async (a, b) =>
     (await a.client.ok(`query($id: ID) { messages(customerId: $id) { totalCount nodes { id } } }`, { id: b.customerId })).messages,
+  paymentProfileRequests: async (a, b) =>
+    (await a.client.ok(`query($id: ID) { paymentProfileRequests(customerId: $id) { totalCount nodes { id } } }`, { id: b.customerAccountId }))
+      .paymentProfileRequests,
 };
 
 describe('tenancy: one organization never reaches another one\'s records', () => {
@@ -67,7 +121,34 @@ describe('tenancy: one organization never reaches another one\'s records', () =>
        values (?, ?, now(), now(), 'receipt:1', 'RECEIPT', 'EMAIL', 'pat@example.com', 'Pat', 'Org B', ?, 'Thanks', 'FAILED', 8, now(), 'boom')`,
       [messageId, orgB.organizationId, customerId],
     );
-    b = { org: orgB, staffUserId: staff.userId, deadLetterId, notificationId, messageId, customerId };
+    const customerAccountId = (await orgB.client.ok(`mutation { createCustomer(input: { name: "Bea Customer" }) { id } }`)).createCustomer.id;
+    const customerMemberId = (
+      await orgB.client.ok(`mutation($c: ID!) { addCustomerMember(customerId: $c, input: { name: "Ben Member" }) { id } }`, {
+        c: customerAccountId,
+      })
+    ).addCustomerMember.id;
+    const paymentMethodId = (
+      await orgB.client.ok(`mutation($i: SavePaymentMethodInput!) { savePaymentMethod(input: $i) { paymentMethod { id } } }`, {
+        i: { customerId: customerAccountId, token: 'pm_card_visa', consentGiven: true, billingAddress: ADDRESS },
+      })
+    ).savePaymentMethod.paymentMethod.id;
+    const profileRequestId = (
+      await orgB.client.ok(`mutation($i: SendPaymentProfileRequestInput!) { sendPaymentProfileRequest(input: $i) { id } }`, {
+        i: { customerId: customerAccountId, channels: ['EMAIL'], email: 'bea@example.com' },
+      })
+    ).sendPaymentProfileRequest.id;
+    b = {
+      org: orgB,
+      staffUserId: staff.userId,
+      deadLetterId,
+      notificationId,
+      messageId,
+      customerId,
+      customerAccountId,
+      customerMemberId,
+      paymentMethodId,
+      profileRequestId,
+    };
   });
   afterAll(() => t.close());
 
@@ -91,6 +172,20 @@ describe('tenancy: one organization never reaches another one\'s records', () =>
       id: b.customerId,
     });
     expect(messages.messages.nodes).toEqual([{ id: b.messageId, status: 'FAILED', attempts: 8 }]);
+    const customer = await b.org.client.ok(`query($id: ID!) { customer(id: $id) { name status members { id name } } }`, {
+      id: b.customerAccountId,
+    });
+    expect(customer.customer).toEqual({ name: 'Bea Customer', status: 'ACTIVE', members: [{ id: b.customerMemberId, name: 'Ben Member' }] });
+    const wallet = await b.org.client.ok(`query($id: ID!) { paymentMethods(customerId: $id) { id label isDefault status consent { granted } } }`, {
+      id: b.customerAccountId,
+    });
+    expect(wallet.paymentMethods).toEqual([
+      { id: b.paymentMethodId, label: 'Visa ending in 4242', isDefault: true, status: 'ACTIVE', consent: { granted: true } },
+    ]);
+    const requests = await b.org.client.ok(`query($id: ID) { paymentProfileRequests(customerId: $id) { nodes { id status } } }`, {
+      id: b.customerAccountId,
+    });
+    expect(requests.paymentProfileRequests.nodes).toEqual([{ id: b.profileRequestId, status: 'PENDING' }]);
   });
 
   it('lists only the organization\'s own rows', async () => {
@@ -98,6 +193,7 @@ describe('tenancy: one organization never reaches another one\'s records', () =>
     expect(list.users.totalCount).toBe(1);
     expect(list.users.nodes).toEqual([{ id: a.userId }]);
     expect((await a.client.ok(`{ deadLetters(first: 5) { totalCount } }`)).deadLetters.totalCount).toBe(0);
+    expect((await a.client.ok(`{ customers(filter: { status: [ACTIVE, INACTIVE, ARCHIVED] }) { totalCount } }`)).customers.totalCount).toBe(0);
   });
 
   it('has a case for every query and mutation that takes an id', async () => {
