@@ -10,6 +10,7 @@ import { AppConfig } from '../src/config/index.js';
 import { MessageDispatcher } from '../src/modules/notifications/index.js';
 import { CardExpiryNotices } from '../src/modules/wallet/application/card-expiry-notices.js';
 import { CARD_EXPIRY_QUEUE, CardExpiryProcessor } from '../src/modules/wallet/infrastructure/card-expiry.processor.js';
+import { sandboxBankToken } from './support/builders.js';
 import { addUser, signUpOrganization, startTestApp, type TestApp } from './support/test-app.js';
 
 type Owner = Awaited<ReturnType<typeof signUpOrganization>>;
@@ -160,16 +161,7 @@ describe('card-expiring notices', () => {
 
   it('bank accounts and removed cards are left alone', async () => {
     const customer = await createCustomer();
-    const res = await fetch(`${t.url}/sandbox-gateway/v1/payment_methods`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        type: 'us_bank_account',
-        us_bank_account: { routing_number: '110000000', account_number: '000123456789', account_holder_type: 'individual', account_type: 'checking' },
-        billing_details: { name: 'Jo Tremblay' },
-      }),
-    });
-    const token = ((await res.json()) as { id: string }).id;
+    const token = await sandboxBankToken(t.url);
     await manager.client.ok(`mutation($i: SavePaymentMethodInput!) { savePaymentMethod(input: $i) { paymentMethod { id } } }`, {
       i: { customerId: customer.id, token, consentGiven: true },
     });

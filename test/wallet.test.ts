@@ -5,6 +5,7 @@ import path from 'node:path';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { scopeToTenant } from '#libs/tenancy/index.js';
 import { Wallet, WalletError } from '../src/modules/wallet/index.js';
+import { createCustomer as buildCustomer, sandboxBankToken } from './support/builders.js';
 import { addUser, signUpOrganization, startTestApp, type TestApp } from './support/test-app.js';
 
 type Owner = Awaited<ReturnType<typeof signUpOrganization>>;
@@ -29,16 +30,8 @@ describe('wallet: saved cards and bank accounts', () => {
   });
   afterAll(() => t.close());
 
-  async function createCustomer(overrides: Record<string, unknown> = {}): Promise<string> {
-    const input = {
-      name: `Customer ${randomBytes(3).toString('hex')}`,
-      email: `c-${randomBytes(3).toString('hex')}@example.com`,
-      billingAddress: ADDRESS,
-      ...overrides,
-    };
-    const data = await owner.client.ok(`mutation($i: CreateCustomerInput!) { createCustomer(input: $i) { id } }`, { i: input });
-    return data.createCustomer.id as string;
-  }
+  const createCustomer = async (overrides: Record<string, unknown> = {}) =>
+    (await buildCustomer(owner.client, { billingAddress: ADDRESS, ...overrides })).id;
 
   const save = (client: Member['client'], input: Record<string, unknown>) =>
     client.request(
@@ -120,20 +113,7 @@ describe('wallet: saved cards and bank accounts', () => {
     expect(messages.messages.nodes).toEqual([{ kind: 'PAYMENT_METHOD_SAVED', channel: 'EMAIL' }]);
   });
 
-  /** A sandbox token for Stripe's successful test bank account, made the way a client would (tokenization endpoint). */
-  async function bankToken(): Promise<string> {
-    const res = await fetch(`${t.url}/sandbox-gateway/v1/payment_methods`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        type: 'us_bank_account',
-        us_bank_account: { routing_number: '110000000', account_number: '000123456789', account_holder_type: 'individual', account_type: 'checking' },
-        billing_details: { name: 'Pat Customer' },
-      }),
-    });
-    expect(res.status).toBe(200);
-    return ((await res.json()) as { id: string }).id;
-  }
+  const bankToken = () => sandboxBankToken(t.url);
 
   it('saves a bank account (eCheck) through the sandbox tokenization endpoint', async () => {
     const customerId = await createCustomer();
