@@ -71,7 +71,11 @@ export class AppModule {
           worker: config.runsWorker,
           schedule: options.scheduleJobs ?? true,
         }),
-        InvoicingModule,
+        InvoicingModule.forRoot({
+          api: config.runsApi,
+          worker: config.runsWorker,
+          schedule: options.scheduleJobs ?? true,
+        }),
         AgreementsModule,
         PaymentsModule,
         NotificationsModule.forRoot({

@@ -20,3 +20,19 @@ export function IsLocale(options?: ValidationOptions): PropertyDecorator {
       },
     });
 }
+
+/** A bigint (MinorUnits) within [min, max]; class-validator's own @Min/@Max only compare numbers. */
+export function IsBigIntInRange(min: bigint, max: bigint, options?: ValidationOptions): PropertyDecorator {
+  return (target, propertyName) =>
+    registerDecorator({
+      name: 'isBigIntInRange',
+      target: target.constructor,
+      propertyName: String(propertyName),
+      options,
+      validator: {
+        validate(value: unknown) {
+          return typeof value === 'bigint' && value >= min && value <= max;
+        },
+      },
+    });
+}

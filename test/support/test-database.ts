@@ -21,10 +21,13 @@ function withDatabase(url: string, name: string): string {
   return u.toString();
 }
 
-/** The template's name changes with the migration list, so a new migration gets a fresh template. */
+/**
+ * The template's name changes with the migration list and with each migration's source (a class's toString is its
+ * code), so a new or edited migration gets a fresh template.
+ */
 function templateName(): string {
   const digest = createHash('sha256')
-    .update(MIGRATIONS.map((m) => m.name).join(','))
+    .update(MIGRATIONS.map((m) => `${m.name}\n${String(m.class)}`).join('\n'))
     .digest('hex')
     .slice(0, 12);
   return `settle_tpl_${digest}`;

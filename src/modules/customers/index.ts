@@ -5,6 +5,7 @@ export {
   type ContactPatch,
   type CustomerSnapshot,
   type PaymentSummary,
+  type BalanceSummary,
 } from './application/customer-directory.js';
 export type { CustomerFilter } from './application/customer-search.js';
 export { CustomerStatus } from './domain/customer.entity.js';

@@ -25,26 +25,27 @@ export interface WalletModuleOptions {
   schedule: boolean;
 }
 
-/** Saved cards and bank accounts, consent to charge, and payment profile requests (secure links). */
-@Module({})
+/**
+ * Saved cards and bank accounts, consent to charge, and payment profile requests (secure links). Imported as is
+ * (`imports: [WalletModule]`, as Invoicing does) it provides the Wallet facade; the composition root uses forRoot,
+ * which adds the resolvers, hosted pages and processors of the process role.
+ */
+@Module({
+  imports: [CustomersModule, IdentityModule],
+  providers: [WalletAccounts, SavePaymentMethod, ManagePaymentMethods, Wallet, ProfileRequests, CardExpiryNotices],
+  exports: [Wallet],
+})
 export class WalletModule {
   static forRoot(options: WalletModuleOptions): DynamicModule {
     return {
       module: WalletModule,
-      imports: [CustomersModule, IdentityModule, ...(options.worker ? [BullModule.registerQueue({ name: CARD_EXPIRY_QUEUE })] : [])],
+      imports: options.worker ? [BullModule.registerQueue({ name: CARD_EXPIRY_QUEUE })] : [],
       controllers: options.api ? [ProfileRequestController] : [],
       providers: [
-        WalletAccounts,
-        SavePaymentMethod,
-        ManagePaymentMethods,
-        Wallet,
-        ProfileRequests,
-        CardExpiryNotices,
         ...(options.api ? [PaymentMethodsResolver, CustomerWalletResolver, ProfileRequestsResolver, ProfileRequestPages, ProfileLinkRateLimiter] : []),
         ...(options.worker ? [CardExpiryProcessor] : []),
         ...(options.worker && options.schedule ? [CardExpirySchedule] : []),
       ],
-      exports: [Wallet],
     };
   }
 }

@@ -4,6 +4,7 @@ import { isUuid, type PostalAddress } from '#libs/ddd/index.js';
 import { CustomerError, CustomerErrorReason } from '../customer.error.js';
 import { isCalendarDate } from '../domain/customer-details.js';
 import { Customer, CustomerStatus } from '../domain/customer.entity.js';
+import { CustomerView } from '../graphql/customer.types.js';
 import { CustomerSearch, type CustomerFilter } from './customer-search.js';
 import { ManageCustomers } from './manage-customers.use-case.js';
 
@@ -25,6 +26,16 @@ export interface PaymentSummary {
   hasConsent: boolean;
   /** YYYY-MM-DD: last day of the expiry month of the soonest-expiring active card; null without a card. */
   cardExpiresOn: string | null;
+}
+
+/** What the customer owes, in brief, as Invoicing reports it. */
+export interface BalanceSummary {
+  /** Owed on issued, unpaid invoices (total − payments − credits applied), in minor units; never negative. */
+  balanceOwed: bigint;
+  /** ISO 4217, the organization's. */
+  currency: string;
+  /** YYYY-MM-DD: the earliest due date among the unpaid invoices; null when nothing is owed. */
+  oldestUnpaidDueDate: string | null;
 }
 
 /** The contact details a customer may fill in themselves on a hosted page. */
@@ -83,6 +94,17 @@ export class CustomerDirectory {
     });
   }
 
+  /** The GraphQL view of each customer among these ids (for other modules' `customer` fields), in the order asked. */
+  async views(em: EntityManager, ids: readonly string[]): Promise<CustomerView[]> {
+    const wanted = [...new Set(ids.filter(isUuid))];
+    if (wanted.length === 0) return [];
+    const rows = new Map((await em.find(Customer, { id: { $in: wanted } })).map((c) => [c.id, c]));
+    return wanted.flatMap((id) => {
+      const c = rows.get(id);
+      return c ? [CustomerView.from(c)] : [];
+    });
+  }
+
   /**
    * The customer filled in their own details on a hosted page (a secure link): validated and normalized like staff
    * input (BAD_USER_INPUT naming each bad field, nothing changed), and announced as CustomerUpdated with no staff user.
@@ -104,6 +126,26 @@ export class CustomerDirectory {
     customer.hasBankAccount = summary.hasBankAccount;
     customer.hasConsent = summary.hasConsent;
     customer.cardExpiresOn = summary.hasCard ? summary.cardExpiresOn : null;
+    await em.flush();
+  }
+
+  /**
+   * Called by Invoicing in the same transaction as any change to the customer's invoices, payments and credits, so
+   * the filters `balanceOwedAbove` and `overdueByMoreThanDays` are exact and indexed.
+   */
+  async recordBalanceSummary(em: EntityManager, customerId: string, summary: BalanceSummary): Promise<void> {
+    if (summary.oldestUnpaidDueDate !== null && !isCalendarDate(summary.oldestUnpaidDueDate)) {
+      throw new Error(`BalanceSummary.oldestUnpaidDueDate must be YYYY-MM-DD or null, got ${summary.oldestUnpaidDueDate}`);
+    }
+    if (typeof summary.balanceOwed !== 'bigint' || summary.balanceOwed < 0n) {
+      throw new Error(`BalanceSummary.balanceOwed must be a bigint of 0 or more, got ${String(summary.balanceOwed)}`);
+    }
+    if (!/^[A-Z]{3}$/.test(summary.currency)) throw new Error(`BalanceSummary.currency must be an ISO 4217 code, got ${summary.currency}`);
+    const customer = isUuid(customerId) ? await em.findOne(Customer, { id: customerId }) : null;
+    if (!customer) throw CustomerError.customerNotFound(customerId);
+    customer.balanceOwed = summary.balanceOwed;
+    customer.balanceCurrency = summary.currency;
+    customer.oldestUnpaidDueDate = summary.balanceOwed > 0n ? summary.oldestUnpaidDueDate : null;
     await em.flush();
   }
 

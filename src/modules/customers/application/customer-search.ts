@@ -27,6 +27,13 @@ export interface CustomerFilter {
    * being the date in the organization's time zone by the injected Clock.
    */
   cardExpiringWithinDays?: number | null;
+  /** Owes more than this many minor units on issued invoices (the balance Invoicing reports; 0: owes anything). */
+  balanceOwedAbove?: bigint | null;
+  /**
+   * Has an unpaid invoice that is overdue by more than this many days: its due date is before today minus N, today
+   * being the date in the organization's time zone (0: overdue at all).
+   */
+  overdueByMoreThanDays?: number | null;
 }
 
 /** The list order: folded name, then id, so that equal names still have one stable order for the cursor. */
@@ -35,6 +42,7 @@ export const CUSTOMER_ORDER = { sortName: 'asc', id: 'asc' } as const;
 export const DEFAULT_STATUSES: readonly CustomerStatus[] = [CustomerStatus.ACTIVE, CustomerStatus.INACTIVE];
 
 export const MAX_CARD_EXPIRY_DAYS = 3650;
+export const MAX_OVERDUE_DAYS = 3650;
 const MAX_SEARCH_WORDS = 8;
 const PHONE_LIKE = /^[+\d\s().-]+$/;
 
@@ -72,8 +80,11 @@ export function addDays(date: string, days: number): string {
   return d.toISOString().slice(0, 10);
 }
 
-/** The WHERE clause of a filter (the tenant filter adds the organization). `cardsExpiringBy` is a YYYY-MM-DD date. */
-export function customerWhere(filter: CustomerFilter, cardsExpiringBy: string | null): FilterQuery<Customer> {
+/**
+ * The WHERE clause of a filter (the tenant filter adds the organization). `cardsExpiringBy` and `dueBefore` are
+ * YYYY-MM-DD dates: cards expiring on or before it, unpaid invoices due before it.
+ */
+export function customerWhere(filter: CustomerFilter, cardsExpiringBy: string | null, dueBefore: string | null = null): FilterQuery<Customer> {
   const and: FilterQuery<Customer>[] = [];
   const statuses = filter.status?.length ? [...new Set(filter.status)] : DEFAULT_STATUSES;
   and.push({ status: statuses.length === 1 ? statuses[0] : { $in: [...statuses] } });
@@ -90,6 +101,8 @@ export function customerWhere(filter: CustomerFilter, cardsExpiringBy: string | 
   if (typeof filter.hasBankAccount === 'boolean') and.push({ hasBankAccount: filter.hasBankAccount });
   if (typeof filter.hasConsent === 'boolean') and.push({ hasConsent: filter.hasConsent });
   if (cardsExpiringBy) and.push({ cardExpiresOn: { $lte: cardsExpiringBy } });
+  if (filter.balanceOwedAbove !== null && filter.balanceOwedAbove !== undefined) and.push({ balanceOwed: { $gt: filter.balanceOwedAbove } });
+  if (dueBefore) and.push({ oldestUnpaidDueDate: { $lt: dueBefore } });
   return and.length === 1 ? and[0]! : { $and: and };
 }
 
@@ -104,8 +117,13 @@ export class CustomerSearch {
   async where(em: EntityManager, filter: CustomerFilter): Promise<FilterQuery<Customer>> {
     this.check(filter);
     const days = filter.cardExpiringWithinDays;
-    const by = days === null || days === undefined ? null : addDays(await this.today(em), days);
-    return customerWhere(filter, by);
+    const overdue = filter.overdueByMoreThanDays;
+    const given = (n: number | null | undefined): n is number => n !== null && n !== undefined;
+    const today = given(days) || given(overdue) ? await this.today(em) : null;
+    const by = given(days) ? addDays(today!, days) : null;
+    // Overdue by more than N days: due before today − N (due yesterday is overdue by 1 day).
+    const dueBefore = given(overdue) ? addDays(today!, -overdue) : null;
+    return customerWhere(filter, by, dueBefore);
   }
 
   /**
@@ -161,6 +179,14 @@ export class CustomerSearch {
     const days = filter.cardExpiringWithinDays;
     if (days !== null && days !== undefined && (!Number.isInteger(days) || days < 0 || days > MAX_CARD_EXPIRY_DAYS)) {
       problems.add('filter.cardExpiringWithinDays', `must be a whole number of days from 0 to ${MAX_CARD_EXPIRY_DAYS}`);
+    }
+    const above = filter.balanceOwedAbove;
+    if (above !== null && above !== undefined && (typeof above !== 'bigint' || above < 0n)) {
+      problems.add('filter.balanceOwedAbove', 'must be a whole number of minor units, 0 or more');
+    }
+    const overdue = filter.overdueByMoreThanDays;
+    if (overdue !== null && overdue !== undefined && (!Number.isInteger(overdue) || overdue < 0 || overdue > MAX_OVERDUE_DAYS)) {
+      problems.add('filter.overdueByMoreThanDays', `must be a whole number of days from 0 to ${MAX_OVERDUE_DAYS}`);
     }
     if (problems.any) throw CustomerError.invalid(problems.list);
   }

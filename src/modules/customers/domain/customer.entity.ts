@@ -1,5 +1,5 @@
 import { Entity, Enum, Index, Property, Unique } from '@mikro-orm/decorators/legacy';
-import { ArrayType } from '@mikro-orm/core';
+import { ArrayType, BigIntType } from '@mikro-orm/core';
 import { registerEnumType } from '@nestjs/graphql';
 import type { PostalAddress } from '#libs/ddd/index.js';
 import { TenantEntity, TenantScoped } from '#libs/tenancy/index.js';
@@ -37,6 +37,12 @@ export interface SearchableMember {
  * - GIN (organization_id, search_text gin_trgm_ops) (btree_gin + pg_trgm): `search_text LIKE '%…%'`.
  * - GIN (organization_id, tags) (btree_gin): `tags && '{…}'` (any of the tags).
  * - partial (organization_id, card_expires_on) where not null: cards expired or expiring before a date.
+ * - partial (organization_id, balance_owed) where > 0, and (organization_id, oldest_unpaid_due_date) where not null:
+ *   customers owing more than an amount, customers overdue by more than N days (the balance summary).
+ *
+ * The balance summary (balanceOwed, balanceCurrency, oldestUnpaidDueDate) is likewise a copy of facts Invoicing owns,
+ * written by Invoicing in the same transaction as every change to the customer's invoices, payments and credits
+ * (CustomerDirectory.recordBalanceSummary).
  */
 @Entity({ tableName: 'customer' })
 @TenantScoped()
@@ -58,6 +64,15 @@ export interface SearchableMember {
   name: 'customer_card_expiry_idx',
   expression:
     'create index "customer_card_expiry_idx" on "customer" ("organization_id", "card_expires_on") where "card_expires_on" is not null',
+})
+@Index({
+  name: 'customer_balance_owed_idx',
+  expression: 'create index "customer_balance_owed_idx" on "customer" ("organization_id", "balance_owed") where "balance_owed" > 0',
+})
+@Index({
+  name: 'customer_oldest_unpaid_idx',
+  expression:
+    'create index "customer_oldest_unpaid_idx" on "customer" ("organization_id", "oldest_unpaid_due_date") where "oldest_unpaid_due_date" is not null',
 })
 export class Customer extends TenantEntity {
   @Property({ type: 'text' })
@@ -118,6 +133,18 @@ export class Customer extends TenantEntity {
   /** Last day of the expiry month of the soonest-expiring active card, YYYY-MM-DD (maintained by the Wallet). */
   @Property({ type: 'date', nullable: true })
   cardExpiresOn: string | null = null;
+
+  /** What the customer owes on issued invoices, in minor units (maintained by Invoicing). */
+  @Property({ type: new BigIntType('bigint'), default: 0 })
+  balanceOwed: bigint = 0n;
+
+  /** The currency of balanceOwed; null until Invoicing first reports a balance. */
+  @Property({ type: 'string', columnType: 'char(3)', nullable: true })
+  balanceCurrency: string | null = null;
+
+  /** YYYY-MM-DD: the earliest due date among the customer's unpaid invoices (maintained by Invoicing). */
+  @Property({ type: 'date', nullable: true })
+  oldestUnpaidDueDate: string | null = null;
 
   /**
    * What the text search matches: folded name, email, phone digits, external reference, and the same for every

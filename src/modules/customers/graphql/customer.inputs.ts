@@ -15,7 +15,8 @@ import {
 } from 'class-validator';
 import { PostalAddressInput } from '../../../graphql/address.js';
 import { PageArgs } from '../../../graphql/pagination.js';
-import { MAX_CARD_EXPIRY_DAYS } from '../application/customer-search.js';
+import { IsBigIntInRange } from '../../../graphql/validators.js';
+import { MAX_CARD_EXPIRY_DAYS, MAX_OVERDUE_DAYS } from '../application/customer-search.js';
 import { LIMITS, normalizeTag, TAG_PATTERN } from '../domain/customer-details.js';
 import { CustomerStatus } from '../domain/customer.entity.js';
 import { IsCalendarDate, IsEmailAddress, IsNotBlank, IsTag } from './validators.js';
@@ -191,6 +192,25 @@ export class CustomerFilterInput {
   @Min(0, { message: 'cardExpiringWithinDays must be 0 or more' })
   @Max(MAX_CARD_EXPIRY_DAYS, { message: `cardExpiringWithinDays must be at most ${MAX_CARD_EXPIRY_DAYS}` })
   cardExpiringWithinDays?: number | null;
+
+  @Field(() => BigInt, {
+    nullable: true,
+    description: 'Owes more than this amount (minor units of the organization\'s currency) on issued invoices; 0: owes anything',
+  })
+  @IsOptional()
+  @IsBigIntInRange(0n, 10n ** 18n, { message: 'balanceOwedAbove must be 0 or more' })
+  balanceOwedAbove?: bigint | null;
+
+  @Field(() => Int, {
+    nullable: true,
+    description:
+      "Has an unpaid invoice overdue by more than this many days (due before today minus N, in the organization's time zone; 0: overdue at all)",
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(0, { message: 'overdueByMoreThanDays must be 0 or more' })
+  @Max(MAX_OVERDUE_DAYS, { message: `overdueByMoreThanDays must be at most ${MAX_OVERDUE_DAYS}` })
+  overdueByMoreThanDays?: number | null;
 }
 
 @ArgsType()

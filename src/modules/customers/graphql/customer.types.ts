@@ -110,6 +110,12 @@ export class CustomerView {
   })
   cardExpiresOn!: string | null;
 
+  @Field(() => BigInt, { description: "Owed on issued, unpaid invoices, in minor units of the organization's currency (kept by Invoicing)" })
+  balanceOwed!: bigint;
+
+  @Field(() => String, { nullable: true, description: 'YYYY-MM-DD: the earliest due date among unpaid invoices; null when nothing is owed' })
+  oldestUnpaidDueDate!: string | null;
+
   @Field(() => Date, { nullable: true })
   archivedAt!: Date | null;
 
@@ -138,6 +144,8 @@ export class CustomerView {
       hasBankAccount: c.hasBankAccount,
       hasConsent: c.hasConsent,
       cardExpiresOn: c.cardExpiresOn,
+      balanceOwed: c.balanceOwed,
+      oldestUnpaidDueDate: c.oldestUnpaidDueDate,
       archivedAt: c.archivedAt,
       createdAt: c.createdAt,
       updatedAt: c.updatedAt,

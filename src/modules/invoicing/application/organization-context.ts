@@ -1,0 +1,30 @@
+import { Injectable } from '@nestjs/common';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { Clock } from '#libs/ddd/index.js';
+import { currentTenant } from '#libs/tenancy/index.js';
+import { IdentityDirectory, type OrganizationProfile } from '../../identity/index.js';
+import { dateIn } from '../domain/calendar.js';
+
+export interface InvoicingContextValue extends OrganizationProfile {
+  /** Today's date (YYYY-MM-DD) in the organization's time zone, by the injected clock. */
+  today: string;
+  now: Date;
+}
+
+/** The organization in scope of an EntityManager: its currency, time zone and locale, and today's date there. */
+@Injectable()
+export class OrganizationContext {
+  constructor(
+    private readonly identity: IdentityDirectory,
+    private readonly clock: Clock,
+  ) {}
+
+  async of(em: EntityManager): Promise<InvoicingContextValue> {
+    const id = currentTenant(em);
+    if (!id) throw new Error('Invoicing needs a tenant-scoped EntityManager');
+    const org = await this.identity.organization(em, id);
+    if (!org) throw new Error(`Organization ${id} does not exist`);
+    const now = this.clock.now();
+    return { ...org, now, today: dateIn(now, org.timeZone) };
+  }
+}
