@@ -1,5 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { Logger } from '@nestjs/common';
+import { AppConfig } from '../src/config/index.js';
 import {
+  type CreateCharge,
+  type GatewayCharge,
   GatewayError,
   GatewayErrorCode,
   type MandateAcceptance,
@@ -18,9 +22,12 @@ import { startTestApp, type TestApp } from './support/test-app.js';
  *
  * Bank accounts: the sandbox gets them through its tokenization endpoint (routing and account numbers, as its hosted
  * page does); Stripe through its test tokens (pm_usBankAccount_success, ...), as Stripe's own docs suggest.
+ *
+ * Charges: a bank debit is `processing` until the bank answers — in the sandbox when its clock passes
+ * SANDBOX_DEBIT_SETTLE_SECONDS, at the Stripe test server when the test settles it (`settle` below).
  */
 
-type BankOutcome = 'success' | 'accountClosed' | 'noAccount';
+type BankOutcome = 'success' | 'accountClosed' | 'noAccount' | 'insufficientFunds' | 'debitNotAuthorized';
 
 interface Harness {
   t: TestApp;
@@ -29,10 +36,18 @@ interface Harness {
   bankToken(outcome: BankOutcome): Promise<string>;
   /** What the customer does on the hosted page: enters a Visa test card. Returns where the page redirected. */
   completeWithVisa(session: SetupSession): Promise<string>;
+  /** Lets the bank answer a processing debit (the sandbox: its clock passes the settle time), then reads the charge. */
+  settle(chargeId: string): Promise<GatewayCharge>;
   close(): Promise<void>;
 }
 
-const BANK_NUMBERS: Record<BankOutcome, string> = { success: '000123456789', accountClosed: '000111111113', noAccount: '000111111116' };
+const BANK_NUMBERS: Record<BankOutcome, string> = {
+  success: '000123456789',
+  accountClosed: '000111111113',
+  noAccount: '000111111116',
+  insufficientFunds: '000222222227',
+  debitNotAuthorized: '000333333335',
+};
 
 async function sandboxHarness(): Promise<Harness> {
   const t = await startTestApp();
@@ -64,6 +79,15 @@ async function sandboxHarness(): Promise<Harness> {
       expect(res.status).toBe(303);
       return res.headers.get('location')!;
     },
+    async settle(chargeId) {
+      const now = t.clock.now();
+      t.clock.advance((t.app.get(AppConfig).sandboxGateway.debitSettleSeconds + 1) * 1000);
+      try {
+        return await t.app.get(PaymentGateway).getCharge(chargeId);
+      } finally {
+        t.clock.set(now);
+      }
+    },
     close: () => t.close(),
   };
 }
@@ -77,6 +101,10 @@ async function stripeHarness(): Promise<Harness> {
     bankToken: async (outcome) => `pm_usBankAccount_${outcome}`,
     async completeWithVisa(session) {
       return server.completeCheckoutSession(session.id, 'pm_card_visa').redirectUrl;
+    },
+    async settle(chargeId) {
+      server.settlePaymentIntent(chargeId);
+      return t.app.get(PaymentGateway).getCharge(chargeId);
     },
     async close() {
       await t.close();
@@ -337,6 +365,137 @@ describe.each([
     });
   });
 
+  describe('charges', () => {
+    const charge = (over: Partial<CreateCharge> & { paymentMethodId: string; gatewayCustomerId: string | null }) =>
+      gateway.createCharge({
+        amount: 12_345n,
+        currency: 'USD',
+        description: 'Invoice INV-0001, installment 1 of 3',
+        metadata: { organizationId: 'org-1', invoiceId: 'inv-1', installmentId: 'inst-1' },
+        offSession: true,
+        idempotencyKey: key(),
+        ...over,
+      });
+
+    it('charges a saved Visa at once', async () => {
+      const customer = await newCustomer();
+      const saved = await save(customer.id, 'pm_card_visa');
+      const result = await charge({ gatewayCustomerId: customer.id, paymentMethodId: saved.id });
+      expect(result).toMatchObject({ status: 'succeeded', amount: 12_345n, currency: 'USD', paymentMethodId: saved.id, failure: null });
+      expect(result.id).toMatch(/^pi_/);
+      expect(Math.abs(result.createdAt.getTime() - Date.now())).toBeLessThan(60_000);
+      expect(await gateway.getCharge(result.id)).toEqual(result);
+    });
+
+    it('charges in the currency asked for, in any case (eur is EUR)', async () => {
+      const customer = await newCustomer();
+      const saved = await save(customer.id, 'pm_card_mastercard');
+      expect(await charge({ gatewayCustomerId: customer.id, paymentMethodId: saved.id, currency: 'eur', amount: 500n })).toMatchObject({ status: 'succeeded', currency: 'EUR', amount: 500n });
+    });
+
+    it('gives a failed charge with a reason a person understands for the card whose charges fail (4000 0000 0000 0341)', async () => {
+      const customer = await newCustomer();
+      const saved = await save(customer.id, 'pm_card_chargeCustomerFail');
+      const result = await charge({ gatewayCustomerId: customer.id, paymentMethodId: saved.id });
+      expect(result.status).toBe('failed');
+      expect(result.id).toMatch(/^pi_/);
+      expect(result.paymentMethodId).toBe(saved.id);
+      expect(result.failure).toMatchObject({ code: GatewayErrorCode.CARD_DECLINED, gatewayCode: 'generic_decline' });
+      expect(result.failure!.message).toMatch(/card was declined/i);
+      expect(await gateway.getCharge(result.id)).toMatchObject({ status: 'failed', failure: { code: GatewayErrorCode.CARD_DECLINED } });
+    });
+
+    it('replays the same charge for the same idempotency key, and refuses the key with another amount', async () => {
+      const customer = await newCustomer();
+      const saved = await save(customer.id, 'pm_card_visa');
+      const input = { gatewayCustomerId: customer.id, paymentMethodId: saved.id, idempotencyKey: key() };
+      const first = await charge(input);
+      const again = await charge(input);
+      expect(again.id).toBe(first.id);
+      expect(again.status).toBe('succeeded');
+      const other = await charge({ ...input, idempotencyKey: key() });
+      expect(other.id).not.toBe(first.id);
+      const error = await refusal(charge({ ...input, amount: 99n }));
+      expect(error.code).toBe(GatewayErrorCode.INVALID_REQUEST);
+      expect(error.gatewayCode).toBe('idempotency_error');
+      expect(error.retryable).toBe(false);
+    });
+
+    it('replays a declined charge as the same failed charge', async () => {
+      const customer = await newCustomer();
+      const saved = await save(customer.id, 'pm_card_chargeCustomerFail');
+      const input = { gatewayCustomerId: customer.id, paymentMethodId: saved.id, idempotencyKey: key() };
+      const first = await charge(input);
+      const again = await charge(input);
+      expect(again).toMatchObject({ id: first.id, status: 'failed', failure: { code: GatewayErrorCode.CARD_DECLINED } });
+    });
+
+    it('debits a bank account: processing, then succeeded once the bank answers', async () => {
+      const customer = await newCustomer();
+      const saved = await save(customer.id, await h.bankToken('success'), online());
+      const result = await charge({ gatewayCustomerId: customer.id, paymentMethodId: saved.id, amount: 250_000n });
+      expect(result).toMatchObject({ status: 'processing', amount: 250_000n, currency: 'USD', paymentMethodId: saved.id, failure: null });
+      expect((await gateway.getCharge(result.id)).status).toBe('processing');
+      expect(await h.settle(result.id)).toMatchObject({ id: result.id, status: 'succeeded', failure: null });
+      expect((await gateway.getCharge(result.id)).status).toBe('succeeded');
+    });
+
+    it.each([
+      ['insufficientFunds', GatewayErrorCode.INSUFFICIENT_FUNDS, 'insufficient_funds', /insufficient funds/i],
+      ['debitNotAuthorized', GatewayErrorCode.BANK_ACCOUNT_REJECTED, 'debit_not_authorized', /not authorized/i],
+    ] as const)('debits the %s test account: processing, then failed with the bank\'s reason', async (outcome, code, gatewayCode, message) => {
+      const customer = await newCustomer();
+      const saved = await save(customer.id, await h.bankToken(outcome), offline());
+      const result = await charge({ gatewayCustomerId: customer.id, paymentMethodId: saved.id });
+      expect(result.status).toBe('processing');
+      const settled = await h.settle(result.id);
+      expect(settled).toMatchObject({ id: result.id, status: 'failed', paymentMethodId: saved.id, failure: { code, gatewayCode } });
+      expect(settled.failure!.message).toMatch(message);
+      expect(await gateway.getCharge(result.id)).toMatchObject({ status: 'failed', failure: { code } });
+    });
+
+    it('asks for authentication on a card that needs 3-D Secure: refused off-session, requires_action with the customer present', async () => {
+      const offSession = await charge({ gatewayCustomerId: null, paymentMethodId: 'pm_card_authenticationRequired' });
+      expect(offSession).toMatchObject({ status: 'failed', failure: { code: GatewayErrorCode.AUTHENTICATION_REQUIRED } });
+      const present = await charge({ gatewayCustomerId: null, paymentMethodId: 'pm_card_authenticationRequired', offSession: false });
+      expect(present).toMatchObject({ status: 'requires_action', failure: null });
+    });
+
+    it('answers NOT_FOUND for an unknown or detached method, an unknown customer or charge', async () => {
+      const customer = await newCustomer();
+      expect((await refusal(charge({ gatewayCustomerId: customer.id, paymentMethodId: 'pm_doesnotexist123' }))).code).toBe(GatewayErrorCode.NOT_FOUND);
+      expect((await refusal(charge({ gatewayCustomerId: 'cus_doesnotexist', paymentMethodId: 'pm_card_visa' }))).code).toBe(GatewayErrorCode.NOT_FOUND);
+      expect((await refusal(gateway.getCharge('pi_doesnotexist123'))).code).toBe(GatewayErrorCode.NOT_FOUND);
+      const saved = await save(customer.id, 'pm_card_visa');
+      await gateway.detachPaymentMethod(saved.id);
+      const detached = await refusal(charge({ gatewayCustomerId: customer.id, paymentMethodId: saved.id }));
+      expect(detached.code).toBe(GatewayErrorCode.NOT_FOUND);
+      expect(detached.message).toMatch(/detached/i);
+    });
+
+    it("refuses a method attached to another customer, or charged without naming its customer", async () => {
+      const owner = await newCustomer();
+      const other = await newCustomer();
+      const saved = await save(owner.id, 'pm_card_visa');
+      expect((await refusal(charge({ gatewayCustomerId: other.id, paymentMethodId: saved.id }))).code).toBe(GatewayErrorCode.INVALID_REQUEST);
+      expect((await refusal(charge({ gatewayCustomerId: null, paymentMethodId: saved.id }))).code).toBe(GatewayErrorCode.INVALID_REQUEST);
+      expect((await charge({ gatewayCustomerId: owner.id, paymentMethodId: saved.id })).status).toBe('succeeded');
+    });
+
+    it.each([
+      ['an amount of 0', { amount: 0n }],
+      ['a negative amount', { amount: -100n }],
+      ['a currency that is not an ISO code', { currency: 'XX' }],
+      ['an unknown currency', { currency: 'ABC' }],
+    ])('refuses %s', async (_what, over) => {
+      const customer = await newCustomer();
+      const saved = await save(customer.id, 'pm_card_visa');
+      const error = await refusal(charge({ gatewayCustomerId: customer.id, paymentMethodId: saved.id, ...over }));
+      expect(error.code).toBe(GatewayErrorCode.INVALID_REQUEST);
+      expect(error.message).toMatch(Object.keys(over)[0]!);
+    });
+  });
+
   describe('unknown ids', () => {
     it('answers NOT_FOUND for an unknown payment method, customer or session', async () => {
       const customer = await newCustomer();
@@ -359,5 +518,112 @@ describe.each([
       );
       expect((await session).code).toBe(GatewayErrorCode.NOT_FOUND);
     });
+  });
+});
+
+/**
+ * What only the Stripe adapter's charges do on the wire (the suite above checks what they answer): the
+ * PaymentIntent's parameters, the caller's idempotency key, and retries of failures with that same key.
+ */
+const CREATE_INTENT = { method: 'POST', path: '/v1/payment_intents' };
+
+describe('StripeGateway charges on the wire', () => {
+  let server: StripeTestServer;
+  let gateway: StripeGateway;
+  beforeAll(async () => {
+    // The adapter warns on every failure it reports; here the failures are the point.
+    Logger.overrideLogger(false);
+    server = await new StripeTestServer().start();
+    gateway = new StripeGateway({ ...server.gatewayOptions, maxNetworkRetries: 2, timeoutMs: 2_000 });
+  });
+  afterAll(() => server.stop());
+
+  async function savedMethod(token: string) {
+    const { id: customerId } = await gateway.createCustomer({ organizationId: 'org-1', customerId: 'c-1', name: 'Jenny Rosen', email: null, phone: null, address: null, idempotencyKey: randomUUID() });
+    const pm = await gateway.savePaymentMethod({ gatewayCustomerId: customerId, paymentMethodId: token, billingAddress: ADDRESS, mandate: offline(), idempotencyKey: randomUUID() });
+    return { customerId, paymentMethodId: pm.id };
+  }
+  const input = (m: { customerId: string; paymentMethodId: string }, over: Partial<CreateCharge> = {}): CreateCharge => ({
+    gatewayCustomerId: m.customerId,
+    paymentMethodId: m.paymentMethodId,
+    amount: 4_200n,
+    currency: 'USD',
+    description: 'Invoice INV-0007',
+    metadata: { organizationId: 'org-1', invoiceId: 'inv-7' },
+    offSession: true,
+    idempotencyKey: `charge-${randomUUID()}`,
+    ...over,
+  });
+  const sent = (key: string) => server.requestsTo('POST', '/v1/payment_intents').filter((r) => r.idempotencyKey === key);
+  const intents = () => [...server.objects.values()].filter((o) => o.object === 'payment_intent');
+
+  it('creates a confirmed off-session PaymentIntent naming the method and its type, under the caller key', async () => {
+    const m = await savedMethod('pm_card_visa');
+    const charge = await gateway.createCharge(input(m, { idempotencyKey: 'installment:i-1:attempt:1' }));
+    const [request] = sent('installment:i-1:attempt:1');
+    expect(request!.body).toEqual({
+      amount: '4200',
+      currency: 'usd',
+      customer: m.customerId,
+      payment_method: m.paymentMethodId,
+      confirm: 'true',
+      off_session: 'true',
+      allowed_payment_method_types: ['card'],
+      description: 'Invoice INV-0007',
+      metadata: { organizationId: 'org-1', invoiceId: 'inv-7' },
+    });
+    expect(server.object(charge.id)).toMatchObject({ object: 'payment_intent', status: 'succeeded', amount: 4200, currency: 'usd' });
+  });
+
+  it('sends no off_session when the customer is present, and us_bank_account for a bank account', async () => {
+    const card = await savedMethod('pm_card_visa');
+    const onSession = input(card, { offSession: false });
+    await gateway.createCharge(onSession);
+    expect(sent(onSession.idempotencyKey)[0]!.body.off_session).toBeUndefined();
+    const bank = input(await savedMethod('pm_usBankAccount_success'));
+    expect((await gateway.createCharge(bank)).status).toBe('processing');
+    expect(sent(bank.idempotencyKey)[0]!.body.allowed_payment_method_types).toEqual(['us_bank_account']);
+  });
+
+  it('retries a 500 with the same idempotency key and charges once', async () => {
+    const m = await savedMethod('pm_card_visa');
+    const before = intents().length;
+    const charge = input(m);
+    server.failNext(500, 1, CREATE_INTENT);
+    expect((await gateway.createCharge(charge)).status).toBe('succeeded');
+    expect(sent(charge.idempotencyKey)).toHaveLength(2);
+    expect(intents().length).toBe(before + 1);
+  });
+
+  it('charges once when the answer to the first attempt was lost', async () => {
+    const m = await savedMethod('pm_card_visa');
+    const before = intents().length;
+    const charge = input(m);
+    server.failNext('lost_response', 1, CREATE_INTENT);
+    const result = await gateway.createCharge(charge);
+    expect(result.status).toBe('succeeded');
+    const attempts = sent(charge.idempotencyKey);
+    expect(attempts.map((r) => r.replayed)).toEqual([false, true]);
+    expect(intents().length).toBe(before + 1);
+  });
+
+  it('gives UNAVAILABLE (retryable: the outcome is unknown) when Stripe keeps failing', async () => {
+    const m = await savedMethod('pm_card_visa');
+    const charge = input(m);
+    server.failNext(503, 3, CREATE_INTENT);
+    const error = await refusal(gateway.createCharge(charge));
+    expect(error.code).toBe(GatewayErrorCode.UNAVAILABLE);
+    expect(error.retryable).toBe(true);
+    expect(sent(charge.idempotencyKey)).toHaveLength(3);
+    // Resolved later under the same key, never by charging again under a new one.
+    expect((await gateway.createCharge(charge)).status).toBe('succeeded');
+  });
+
+  it('refuses an amount beyond what a JavaScript number holds exactly, before asking Stripe', async () => {
+    const m = await savedMethod('pm_card_visa');
+    const charge = input(m, { amount: BigInt(Number.MAX_SAFE_INTEGER) + 1n });
+    const error = await refusal(gateway.createCharge(charge));
+    expect(error.code).toBe(GatewayErrorCode.INVALID_REQUEST);
+    expect(sent(charge.idempotencyKey)).toHaveLength(0);
   });
 });

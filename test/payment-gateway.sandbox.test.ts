@@ -3,7 +3,8 @@ import { Writable } from 'node:stream';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { pino } from 'pino';
 import { REDACT_PATHS } from '../src/infra/logging.js';
-import { GatewayError, GatewayErrorCode, PaymentGateway, SANDBOX_TEST_CARDS } from '../src/infra/payment-gateway/index.js';
+import { AppConfig } from '../src/config/index.js';
+import { type CreateCharge, GatewayError, GatewayErrorCode, PaymentGateway, SANDBOX_TEST_CARDS } from '../src/infra/payment-gateway/index.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 
 /**
@@ -13,6 +14,16 @@ import { startTestApp, type TestApp } from './support/test-app.js';
  */
 
 const YEAR = new Date().getUTCFullYear() + 2;
+
+async function refusal(promise: Promise<unknown>): Promise<GatewayError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof GatewayError) return error;
+    throw error;
+  }
+  throw new Error('expected a GatewayError, but the call succeeded');
+}
 
 describe('sandbox gateway', () => {
   let t: TestApp;
@@ -300,6 +311,86 @@ describe('sandbox gateway', () => {
       const { page } = await newSession();
       const html = await (await fetch(page)).text();
       for (const c of SANDBOX_TEST_CARDS) expect(html).toContain(c.number.replace(/(\d{4})(?=\d)/g, '$1 '));
+    });
+  });
+
+  describe('charges', () => {
+    const ADDRESS = { line1: '12 Main St', city: 'Springfield', region: 'IL', postalCode: '62701', country: 'US' };
+    const settleMs = () => t.app.get(AppConfig).sandboxGateway.debitSettleSeconds * 1000;
+    async function saved(token: string) {
+      const customer = await gateway.createCustomer({ organizationId: randomUUID(), customerId: randomUUID(), name: 'Jenny Rosen', email: null, phone: null, address: null, idempotencyKey: randomUUID() });
+      const pm = await gateway.savePaymentMethod({
+        gatewayCustomerId: customer.id,
+        paymentMethodId: token,
+        billingAddress: ADDRESS,
+        mandate: { type: 'offline', acceptedAt: new Date() },
+        idempotencyKey: randomUUID(),
+      });
+      return { gatewayCustomerId: customer.id, paymentMethodId: pm.id };
+    }
+    const charge = (m: { gatewayCustomerId: string | null; paymentMethodId: string }, over: Partial<CreateCharge> = {}) =>
+      gateway.createCharge({ ...m, amount: 10_000n, currency: 'USD', description: 'Installment 1 of 2', metadata: { invoiceId: 'inv-1' }, offSession: true, idempotencyKey: randomUUID(), ...over });
+    afterEach(() => t.clock.set(new Date()));
+
+    it('settles a bank debit by the injected clock, three days later by default, and keeps the result', async () => {
+      expect(settleMs()).toBe(3 * 24 * 3_600_000);
+      const debit = await charge(await saved('pm_usBankAccount_success'));
+      expect(debit.status).toBe('processing');
+
+      t.clock.advance(settleMs() - 1_000);
+      expect((await gateway.getCharge(debit.id)).status).toBe('processing');
+      t.clock.advance(1_000);
+      expect(await gateway.getCharge(debit.id)).toMatchObject({ status: 'succeeded', failure: null });
+
+      // Persisted: it stays settled when the clock goes back, as a settled payment does.
+      t.clock.set(new Date());
+      expect((await gateway.getCharge(debit.id)).status).toBe('succeeded');
+      const [row] = await query(`select data->>'status' as status, data->>'settledAt' as "settledAt" from sandbox_gateway_object where id = '${debit.id}' and type = 'payment_intent'`);
+      expect(row).toMatchObject({ status: 'succeeded' });
+      expect(row!.settledAt).toBeTruthy();
+    });
+
+    it('keeps the charge in its table with our references, and no number', async () => {
+      const card = await saved('pm_card_visa');
+      const result = await charge(card, { metadata: { organizationId: 'org-9', installmentId: 'inst-9' } });
+      const [row] = await query(`select data from sandbox_gateway_object where id = '${result.id}'`);
+      expect(row!.data).toMatchObject({
+        customerId: card.gatewayCustomerId,
+        paymentMethodId: card.paymentMethodId,
+        amount: '10000',
+        currency: 'USD',
+        status: 'succeeded',
+        offSession: true,
+        metadata: { organizationId: 'org-9', installmentId: 'inst-9' },
+      });
+      expect(JSON.stringify(row!.data)).not.toContain('4242424242424242');
+    });
+
+    it('does not remember a malformed request under its key, as Stripe saves no result for it', async () => {
+      const card = await saved('pm_card_visa');
+      const idempotencyKey = randomUUID();
+      expect((await refusal(charge(card, { idempotencyKey, amount: 0n }))).code).toBe(GatewayErrorCode.INVALID_REQUEST);
+      expect((await charge(card, { idempotencyKey })).status).toBe('succeeded');
+    });
+
+    it("refuses more than Stripe's largest charge (8 digits of minor units)", async () => {
+      const error = await refusal(charge(await saved('pm_card_visa'), { amount: 100_000_000n }));
+      expect(error).toMatchObject({ code: GatewayErrorCode.INVALID_REQUEST, gatewayCode: 'amount_too_large' });
+    });
+
+    it('refuses to debit a bank account that has no mandate (never saved for a customer)', async () => {
+      const { id } = (await (await tokenize({ type: 'us_bank_account', 'us_bank_account[routing_number]': '110000000', 'us_bank_account[account_number]': '000123456789' })).json()) as { id: string };
+      const error = await refusal(charge({ gatewayCustomerId: null, paymentMethodId: id }));
+      expect(error.code).toBe(GatewayErrorCode.INVALID_REQUEST);
+      expect(error.message).toMatch(/mandate/);
+    });
+
+    it('charges a one-off test token for nobody, with the token\'s behaviour', async () => {
+      expect((await charge({ gatewayCustomerId: null, paymentMethodId: 'pm_card_visa' })).status).toBe('succeeded');
+      expect(await charge({ gatewayCustomerId: null, paymentMethodId: 'pm_card_chargeDeclinedInsufficientFunds' })).toMatchObject({
+        status: 'failed',
+        failure: { code: GatewayErrorCode.INSUFFICIENT_FUNDS, gatewayCode: 'insufficient_funds' },
+      });
     });
   });
 

@@ -71,6 +71,8 @@ describe('loadConfig', () => {
     ['GRAPHQL_MAX_DEPTH', '1'],
     ['NODE_ENV', 'staging'],
     ['GRAPHQL_INTROSPECTION', 'maybe'],
+    ['SANDBOX_DEBIT_SETTLE_SECONDS', '-1'],
+    ['SANDBOX_DEBIT_SETTLE_SECONDS', '2592001'],
   ])('names %s=%s in the error', (variable, value) => {
     const error = configError({ [variable]: value });
     expect(variables(error)).toEqual([variable]);
@@ -118,6 +120,12 @@ describe('loadConfig', () => {
     const error = configError({ ...PRODUCTION, JWT_SECRET: '', REDIS_URL: '' });
     expect(variables(error)).toEqual(['JWT_SECRET', 'REDIS_URL']);
     expect(error.message).toContain('JWT_SECRET: is required when NODE_ENV=production');
+  });
+
+  it("settles the sandbox's bank debits after 3 days unless SANDBOX_DEBIT_SETTLE_SECONDS says otherwise (0: at once)", () => {
+    expect(loadConfig({}).sandboxGateway.debitSettleSeconds).toBe(259_200);
+    expect(loadConfig({ SANDBOX_DEBIT_SETTLE_SECONDS: '60' }).sandboxGateway.debitSettleSeconds).toBe(60);
+    expect(loadConfig({ SANDBOX_DEBIT_SETTLE_SECONDS: '0' }).sandboxGateway.debitSettleSeconds).toBe(0);
   });
 
   it('ignores variables it does not know', () => {

@@ -48,6 +48,8 @@ export class AppConfig {
     name: 'stripe' | 'sandbox';
     stripe?: { secretKey: string; apiUrl: string; host: string; port: number; protocol: 'http' | 'https' };
   };
+  /** The sandbox gateway: its bank debits stay `processing` this long (by the injected clock) before they settle. */
+  readonly sandboxGateway!: { debitSettleSeconds: number };
 
   get isProduction(): boolean {
     return this.env === 'production';
@@ -171,6 +173,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
             }
           : undefined,
     },
+    sandboxGateway: { debitSettleSeconds: e.SANDBOX_DEBIT_SETTLE_SECONDS },
   });
 }
 

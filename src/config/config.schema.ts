@@ -73,6 +73,8 @@ export const envSchema = z.object({
     .regex(/^(sk|rk)_\S{8,}$/, 'must be a Stripe secret or restricted key, starting with sk_ or rk_ (e.g. sk_test_...)')
     .optional(),
   STRIPE_API_URL: url(['http:', 'https:']).default('https://api.stripe.com'),
+  /** Sandbox only: how long a bank debit stays `processing` before the test bank's answer (3 days by default). */
+  SANDBOX_DEBIT_SETTLE_SECONDS: int(0, 2_592_000).default(259_200),
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -1,13 +1,18 @@
 import { createHash, randomBytes } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { isCurrencyCode } from '#libs/money/index.js';
 import {
+  chargeOutcome,
   checkBankAccount,
   checkCard,
   checkExpiry,
   fingerprintOf,
   type SandboxBankOutcome,
   type SandboxCardOutcome,
+  debitSettlement,
+  GENERIC_DEBIT_RETURN,
+  MAX_CHARGE_AMOUNT,
   setupRefusal,
   type StripeLikeError,
   testToken,
@@ -22,10 +27,13 @@ import {
  * with their documented outcomes.
  *
  * Implemented: customers (create, retrieve), payment_methods (create, retrieve, update, attach, detach), setup_intents
- * (create with confirm, retrieve), checkout/sessions in setup mode (create, retrieve with expand, expire). New
- * resources (payment_intents, refunds for issue #6) are added with `route()` and the helpers below.
+ * (create with confirm, retrieve), checkout/sessions in setup mode (create, retrieve with expand, expire),
+ * payment_intents (create with confirm, retrieve: cards succeed or are declined with a 402 card_error embedding the
+ * intent; bank debits stay `processing` until the test settles them). New resources (refunds) are added with
+ * `route()` and the helpers below.
  *
- * Test controls: `completeCheckoutSession(id, token)` does what a customer does on Checkout's page; `failNext(...)`
+ * Test controls: `completeCheckoutSession(id, token)` does what a customer does on Checkout's page;
+ * `settlePaymentIntent(id, result?)` is the bank's later answer to a processing debit; `failNext(...)`
  * injects a 5xx, a 429, a timeout, a reset connection or a response lost after the work was done; `requests` logs what
  * the SDK sent.
  */
@@ -85,11 +93,13 @@ export class StripeTestServer {
   /** Every object the server holds, by id. */
   readonly objects = new Map<string, StripeObject>();
   private readonly routes: { method: string; pattern: RegExp; names: string[]; handler: Route }[] = [];
-  private readonly failures: Failure[] = [];
+  private readonly failures: { failure: Failure; only?: { method: string; path: string } }[] = [];
   private readonly idempotency = new Map<string, { fingerprint: string; status: number; body: unknown }>();
   private readonly sockets = new Set<Socket>();
   /** What each payment method does when set up or charged (Stripe keeps this behind the test number). */
   private readonly behaviour = new Map<string, TestToken>();
+  /** Methods detached from their customer: Stripe never lets them be used again. */
+  private readonly detached = new Set<string>();
   private server?: http.Server;
   private port = 0;
 
@@ -106,6 +116,8 @@ export class StripeTestServer {
     this.route('POST', '/v1/checkout/sessions', (r) => this.createCheckoutSession(r));
     this.route('GET', '/v1/checkout/sessions/:id', (r) => ok(this.expand(this.must(r.params.id!, 'checkout.session'), r.query)));
     this.route('POST', '/v1/checkout/sessions/:id/expire', (r) => this.expireCheckoutSession(r));
+    this.route('POST', '/v1/payment_intents', (r) => this.createPaymentIntent(r));
+    this.route('GET', '/v1/payment_intents/:id', (r) => ok(this.expand(this.must(r.params.id!, 'payment_intent'), r.query)));
   }
 
   get url(): string {
@@ -141,9 +153,12 @@ export class StripeTestServer {
     this.routes.push({ method, pattern, names, handler });
   }
 
-  /** The next `times` requests fail this way (before any work is done, except `lost_response`). */
-  failNext(failure: Failure, times = 1): void {
-    for (let i = 0; i < times; i++) this.failures.push(failure);
+  /**
+   * The next `times` requests fail this way (before any work is done, except `lost_response`); with `only`, the next
+   * requests to that method and path (`{ method: 'POST', path: '/v1/payment_intents' }`), letting others through.
+   */
+  failNext(failure: Failure, times = 1, only?: { method: string; path: string }): void {
+    for (let i = 0; i < times; i++) this.failures.push({ failure, only });
   }
 
   requestsTo(method: string, path: string): RecordedRequest[] {
@@ -183,6 +198,31 @@ export class StripeTestServer {
     return { redirectUrl: String(session.success_url).replaceAll('{CHECKOUT_SESSION_ID}', sessionId) };
   }
 
+  /**
+   * The bank's answer to a processing bank debit (what Stripe's test bank does on its own days later). Without a
+   * result the test account decides: 000123456789 succeeds, 000222222227 fails with insufficient_funds, 000333333335
+   * with debit_not_authorized. `failed` on an account that debits fine is a generic return (bank_account_declined).
+   */
+  settlePaymentIntent(id: string, result?: 'succeeded' | 'failed'): StripeObject {
+    const intent = this.must(id, 'payment_intent');
+    if (intent.status !== 'processing') throw new Error(`payment intent ${id} is ${String(intent.status)}, not processing`);
+    const pmId = intent.payment_method as string;
+    const token = this.behaviour.get(pmId);
+    const natural = token?.kind === 'bank' ? debitSettlement(token.account.outcome) : { status: 'succeeded' as const };
+    const outcome =
+      result === 'succeeded' ? { status: 'succeeded' as const } : result === 'failed' && natural.status === 'succeeded' ? { status: 'failed' as const, error: GENERIC_DEBIT_RETURN } : natural;
+    const charge = this.objects.get(intent.latest_charge as string);
+    if (outcome.status === 'succeeded') {
+      Object.assign(intent, { status: 'succeeded', amount_received: intent.amount });
+      if (charge) Object.assign(charge, { status: 'succeeded', paid: true });
+    } else {
+      const error = { ...stripeError(outcome.error), payment_method: structuredClone(this.objects.get(pmId)) };
+      Object.assign(intent, { status: 'requires_payment_method', payment_method: null, last_payment_error: error });
+      if (charge) Object.assign(charge, { status: 'failed', failure_code: outcome.error.code, failure_message: outcome.error.message });
+    }
+    return intent;
+  }
+
   // ---- HTTP ----
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -211,7 +251,8 @@ export class StripeTestServer {
       res.end(JSON.stringify(body));
     };
 
-    const failure = this.failures.shift() ?? null;
+    const index = this.failures.findIndex((f) => !f.only || (f.only.method === record.method && f.only.path === record.path));
+    const failure = index >= 0 ? this.failures.splice(index, 1)[0]!.failure : null;
     record.injected = failure;
     if (failure === 'timeout') return; // never answers; the client gives up
     if (failure === 'network') {
@@ -388,6 +429,7 @@ export class StripeTestServer {
       throw invalid('The payment method you provided is not attached to a customer so detachment is impossible.', undefined, 'payment_method_unexpected_state');
     }
     pm.customer = null;
+    this.detached.add(pm.id);
     return ok(pm);
   }
 
@@ -443,6 +485,138 @@ export class StripeTestServer {
     return ok(this.expand(intent, b));
   }
 
+  private createPaymentIntent(r: StripeRequest): StripeResponse {
+    const b = r.body;
+    const amountText = str(b.amount);
+    if (!amountText) throw invalid('Missing required param: amount.', 'amount', 'parameter_missing');
+    if (!/^-?\d+$/.test(amountText)) throw invalid('Invalid integer: ' + amountText, 'amount', 'parameter_invalid_integer');
+    const amount = BigInt(amountText);
+    if (amount < 1n) throw invalid('This value must be greater than or equal to 1.', 'amount', 'parameter_invalid_integer');
+    if (amount > MAX_CHARGE_AMOUNT) throw invalid(`Amount must be no more than ${MAX_CHARGE_AMOUNT} in the currency's smallest unit.`, 'amount', 'amount_too_large');
+    const currency = str(b.currency);
+    if (!currency) throw invalid('Missing required param: currency.', 'currency', 'parameter_missing');
+    if (currency !== currency.toLowerCase() || !isCurrencyCode(currency.toUpperCase())) {
+      throw invalid(`Invalid currency: ${currency}. Stripe currently supports ISO 4217 currency codes, in lowercase.`, 'currency', 'parameter_invalid_string');
+    }
+    const customer = str(b.customer);
+    if (customer) this.mustParam(customer, 'customer', 'customer');
+    const explicit = (b.allowed_payment_method_types ?? b.payment_method_types) as string[] | undefined;
+    const automatic = b.automatic_payment_methods as Params | undefined;
+    if (explicit && automatic) throw invalid('You may only specify one of these parameters: automatic_payment_methods, allowed_payment_method_types.', 'automatic_payment_methods', 'parameters_exclusive');
+    // Since 2023-08-16 automatic payment methods are on when no types are named; some of them redirect.
+    const types = explicit ?? ['card', 'us_bank_account'];
+    const confirm = b.confirm === 'true';
+    if (confirm && !explicit && automatic?.allow_redirects !== 'never' && !str(b.return_url)) {
+      throw invalid(
+        'This PaymentIntent is configured to accept payment methods enabled in your Dashboard, some of which require a full page redirect to succeed. To confirm it, provide a return_url, or set automatic_payment_methods[allow_redirects] to never, or name allowed_payment_method_types.',
+        'return_url',
+        'parameter_missing',
+      );
+    }
+    const pmId = str(b.payment_method);
+    const pm = pmId ? this.paymentMethodParam(pmId) : null;
+    const id = this.newId('pi_');
+    const offSession = b.off_session === 'true';
+    const intent: StripeObject = this.store<StripeObject>({
+      id,
+      object: 'payment_intent',
+      amount: Number(amount),
+      amount_received: 0,
+      currency,
+      customer,
+      payment_method: pm?.id ?? null,
+      allowed_payment_method_types: types,
+      payment_method_types: pm ? [pm.type as string] : types,
+      automatic_payment_methods: explicit ? null : { enabled: true, allow_redirects: automatic?.allow_redirects ?? 'always' },
+      capture_method: 'automatic_async',
+      confirmation_method: 'automatic',
+      client_secret: `${id}_secret_${this.newId('', 24)}`,
+      created: this.seconds(),
+      livemode: false,
+      description: str(b.description),
+      metadata: (b.metadata as Params | undefined) ?? {},
+      status: pm ? 'requires_confirmation' : 'requires_payment_method',
+      last_payment_error: null,
+      latest_charge: null,
+      next_action: null,
+      mandate: null,
+      setup_future_usage: null,
+      cancellation_reason: null,
+      canceled_at: null,
+    });
+    if (!confirm) return ok(this.expand(intent, b));
+
+    if (!pm) throw invalid("You cannot confirm this PaymentIntent because it's missing a payment method. Update it with a payment_method, then confirm it again.", 'payment_method', 'payment_intent_unexpected_state');
+    if (!types.includes(pm.type as string)) {
+      throw invalid(
+        `The PaymentMethod provided (${String(pm.type)}) is not allowed for this PaymentIntent. Please attach a PaymentMethod of one of the following types: ${types.join(', ')}.`,
+        'payment_method',
+        'payment_intent_incompatible_payment_method',
+      );
+    }
+    if (this.detached.has(pm.id)) {
+      throw invalid(
+        'The provided PaymentMethod was previously used with a PaymentIntent without Customer attachment, shared with a connected account without Customer attachment, or was detached from a Customer. It may not be used again. To use a PaymentMethod multiple times, you must attach it to a Customer first.',
+        'payment_method',
+      );
+    }
+    if (pm.customer && pm.customer !== customer) {
+      throw invalid(
+        customer
+          ? `The provided PaymentMethod ${pm.id} does not belong to the Customer ${customer}.`
+          : `The provided PaymentMethod ${pm.id} is attached to a Customer: pass that customer as the customer parameter.`,
+        'payment_method',
+        'payment_method_unexpected_state',
+      );
+    }
+    if (pm.type === 'us_bank_account') {
+      const existing = [...this.objects.values()].find((o) => o.object === 'mandate' && o.payment_method === pm.id && o.status === 'active');
+      const acceptance = (b.mandate_data as Params | undefined)?.customer_acceptance as Params | undefined;
+      if (existing) intent.mandate = existing.id;
+      else if (acceptance?.type) intent.mandate = this.createMandate(pm.id, acceptance);
+      else throw invalid('A mandate is required to debit a us_bank_account: set it up for the customer first, or pass mandate_data.', 'mandate_data', 'parameter_missing');
+    }
+
+    const chargeId = this.newId('ch_');
+    const charge = this.store({
+      id: chargeId,
+      object: 'charge',
+      amount: Number(amount),
+      currency,
+      customer,
+      payment_intent: id,
+      payment_method: pm.id,
+      status: 'pending',
+      paid: false,
+      created: this.seconds(),
+      livemode: false,
+      failure_code: null,
+      failure_message: null,
+    });
+    intent.latest_charge = chargeId;
+    const outcome = chargeOutcome(pm.type === 'card' ? 'card' : 'bank', this.behaviourOf(pm.id), offSession);
+    switch (outcome.status) {
+      case 'succeeded':
+        Object.assign(intent, { status: 'succeeded', amount_received: intent.amount });
+        Object.assign(charge, { status: 'succeeded', paid: true });
+        return ok(this.expand(intent, b));
+      case 'processing':
+        intent.status = 'processing';
+        return ok(this.expand(intent, b));
+      case 'requires_action':
+        Object.assign(intent, { status: 'requires_action', next_action: { type: 'use_stripe_sdk', use_stripe_sdk: { type: 'three_d_secure_redirect' } } });
+        this.objects.delete(chargeId);
+        intent.latest_charge = null;
+        return ok(this.expand(intent, b));
+      case 'failed': {
+        const error = { ...stripeError(outcome.error), payment_method: structuredClone(pm) };
+        Object.assign(intent, { status: 'requires_payment_method', payment_method: null, last_payment_error: error });
+        Object.assign(charge, { status: 'failed', failure_code: outcome.error.decline_code ?? outcome.error.code, failure_message: outcome.error.message });
+        throw new StripeApiError(outcome.error.status, { ...error, charge: chargeId, payment_intent: structuredClone(intent), doc_url: `https://docs.stripe.com/error-codes/${outcome.error.code}` });
+      }
+    }
+  }
+
   private createCheckoutSession(r: StripeRequest): StripeResponse {
     const b = r.body;
     if (b.mode !== 'setup') throw invalid('The local Stripe test server implements mode=setup only.', 'mode', 'parameter_invalid_string');
@@ -485,7 +659,7 @@ export class StripeTestServer {
     return ok(session);
   }
 
-  // ---- helpers for resources (issue #6 builds payment_intents and refunds on these) ----
+  // ---- helpers for resources (refunds can be built on these) ----
 
   store<T extends StripeObject>(obj: T): T {
     this.objects.set(obj.id, obj);
@@ -647,7 +821,8 @@ function invalid(message: string, param?: string, code?: string): StripeApiError
 
 /** Stripe's `resource_missing`: 404 for the object in the path, 400 for an id passed as a parameter. */
 function missing(object: string, id: string, param = 'id', status = 404): StripeApiError {
-  const name = object === 'payment_method' ? 'PaymentMethod' : object === 'setup_intent' ? 'SetupIntent' : object === 'checkout.session' ? 'checkout.session' : object;
+  const names: Record<string, string> = { payment_method: 'PaymentMethod', setup_intent: 'SetupIntent', payment_intent: 'payment_intent' };
+  const name = names[object] ?? object;
   return new StripeApiError(status, { type: 'invalid_request_error', code: 'resource_missing', message: `No such ${name}: '${id}'`, param });
 }
 

@@ -92,6 +92,41 @@ export interface SetupSession {
   expiresAt: Date | null;
 }
 
+export interface CreateCharge {
+  /** The gateway customer the method is attached to (null for a one-off method not attached to anyone). */
+  gatewayCustomerId: string | null;
+  paymentMethodId: string;
+  /** Integer minor units, more than zero. */
+  amount: bigint;
+  /** ISO 4217, e.g. USD. */
+  currency: string;
+  /** Shown on the gateway's dashboard and the customer's statement descriptor suffix where supported. */
+  description: string;
+  /** Our references (organizationId, invoiceId, installmentId, ...), kept in the gateway's metadata. */
+  metadata: Record<string, string>;
+  /** The customer is not present (a saved method with consent: installments, agreements, mass charges). */
+  offSession: boolean;
+  /** Derived from what the charge pays (e.g. `installment:<id>:attempt:1`): the same key never charges twice. */
+  idempotencyKey: string;
+}
+
+/**
+ * A charge's state at the gateway. `processing` is a bank debit that settles days later; `failed` is a definitive
+ * refusal (a decline) with its reason; an outcome the gateway could not tell (timeout, outage) is a thrown
+ * GatewayError UNAVAILABLE instead, to be resolved later with getCharge / the same idempotency key, never by
+ * charging again under a new key.
+ */
+export interface GatewayCharge {
+  /** The gateway's id (Stripe: the PaymentIntent, pi_...). */
+  id: string;
+  status: 'succeeded' | 'processing' | 'failed' | 'requires_action';
+  amount: bigint;
+  currency: string;
+  paymentMethodId: string;
+  failure: { code: GatewayErrorCode; gatewayCode: string | null; message: string } | null;
+  createdAt: Date;
+}
+
 export abstract class PaymentGateway {
   abstract readonly name: GatewayName;
 
@@ -116,6 +151,16 @@ export abstract class PaymentGateway {
   abstract createSetupSession(input: CreateSetupSession): Promise<SetupSession>;
 
   abstract getSetupSession(sessionId: string): Promise<SetupSession>;
+
+  /**
+   * Charges a saved method (Stripe: a PaymentIntent created and confirmed at once). Declines come back as a charge
+   * with status `failed` and the reason; a retryable failure throws GatewayError UNAVAILABLE (outcome unknown).
+   * The same idempotency key with the same parameters returns the first charge again.
+   */
+  abstract createCharge(input: CreateCharge): Promise<GatewayCharge>;
+
+  /** The charge's current state (a processing bank debit may have settled or failed since). */
+  abstract getCharge(chargeId: string): Promise<GatewayCharge>;
 }
 
 export enum GatewayErrorCode {

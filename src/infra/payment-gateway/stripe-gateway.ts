@@ -2,8 +2,10 @@ import { Logger } from '@nestjs/common';
 import Stripe from 'stripe';
 import { normalizeAddress, type PostalAddress } from '#libs/ddd/index.js';
 import {
+  type CreateCharge,
   type CreateGatewayCustomer,
   type CreateSetupSession,
+  type GatewayCharge,
   GatewayError,
   GatewayErrorCode,
   type GatewayMethodKind,
@@ -170,6 +172,63 @@ export class StripeGateway extends PaymentGateway {
     return toSetupSession(session);
   }
 
+  /**
+   * A PaymentIntent created and confirmed at once, under the caller's idempotency key (the SDK's retries reuse it).
+   * The method is read first to name its type in `allowed_payment_method_types` (API 2026-10-28's name; without it
+   * Stripe would turn on automatic payment methods, which need a return_url). A decline is Stripe's 402 card error
+   * with the PaymentIntent embedded: it comes back as a `failed` charge with the reason, not as an exception.
+   */
+  async createCharge(input: CreateCharge): Promise<GatewayCharge> {
+    if (typeof input.amount !== 'bigint' || input.amount <= 0n) {
+      throw new GatewayError(GatewayErrorCode.INVALID_REQUEST, `amount: must be a whole number of minor units more than zero, got ${String(input.amount)}`, 'parameter_invalid_integer');
+    }
+    if (input.amount > BigInt(Number.MAX_SAFE_INTEGER)) {
+      throw new GatewayError(GatewayErrorCode.INVALID_REQUEST, `amount: ${input.amount} minor units is more than can be sent to Stripe`, 'amount_too_large');
+    }
+    const currency = String(input.currency ?? '').trim();
+    if (!/^[A-Za-z]{3}$/.test(currency)) {
+      throw new GatewayError(GatewayErrorCode.INVALID_REQUEST, `currency: '${currency}' is not an ISO 4217 currency code such as USD`, 'parameter_invalid_string');
+    }
+    const paymentMethod = input.paymentMethodId.trim();
+    const described = await this.retrieve(paymentMethod);
+    const type = described.type === 'us_bank_account' ? 'us_bank_account' : 'card';
+    let intent: Stripe.PaymentIntent;
+    try {
+      intent = await this.stripe.paymentIntents.create(
+        {
+          amount: Number(input.amount),
+          currency: currency.toLowerCase(),
+          ...(input.gatewayCustomerId ? { customer: input.gatewayCustomerId } : {}),
+          // A legacy token was just turned into a PaymentMethod by retrieve(): charge that one.
+          payment_method: paymentMethod.startsWith('tok_') ? described.id : paymentMethod,
+          confirm: true,
+          ...(input.offSession ? { off_session: true } : {}),
+          allowed_payment_method_types: [type],
+          description: input.description,
+          metadata: input.metadata,
+        },
+        { idempotencyKey: input.idempotencyKey },
+      );
+    } catch (error) {
+      if (error instanceof Stripe.errors.StripeError && error.payment_intent && (error.rawType === 'card_error' || error.statusCode === 402)) {
+        const mapped = this.translate('charge the payment method', error);
+        return toGatewayCharge(error.payment_intent, { code: mapped.code, gatewayCode: mapped.gatewayCode, message: mapped.message }, paymentMethod);
+      }
+      const mapped = this.translate('charge the payment method', error);
+      // Stripe refuses a method that was detached from its customer ("... may not be used again"): it is gone.
+      if (mapped.code === GatewayErrorCode.INVALID_REQUEST && /detached from a Customer|may not be used again/i.test(mapped.message)) {
+        throw new GatewayError(GatewayErrorCode.NOT_FOUND, mapped.message, mapped.gatewayCode);
+      }
+      throw mapped;
+    }
+    return toGatewayCharge(intent, null, paymentMethod);
+  }
+
+  async getCharge(chargeId: string): Promise<GatewayCharge> {
+    const intent = await this.call('read the charge', () => this.stripe.paymentIntents.retrieve(chargeId.trim()));
+    return toGatewayCharge(intent, null, null);
+  }
+
   private retrieve(paymentMethodId: string): Promise<Stripe.PaymentMethod> {
     const id = paymentMethodId.trim();
     // A legacy card token (tok_visa, or one from Stripe.js v2) becomes a PaymentMethod the way Stripe documents.
@@ -257,6 +316,56 @@ export function toGatewayPaymentMethod(pm: Stripe.PaymentMethod): GatewayPayment
     `Payment method ${pm.id} is a ${pm.type}; Settle saves cards and US bank accounts only`,
     'payment_method_unsupported_type',
   );
+}
+
+/**
+ * Our view of a PaymentIntent. `requires_payment_method` after a confirmation (and `canceled`) is a failed charge;
+ * its reason is `failure` when the caller has it from the error, else the intent's `last_payment_error`. A declined
+ * intent no longer names its method (Stripe clears it), so the method comes from the error or the request.
+ */
+export function toGatewayCharge(pi: Stripe.PaymentIntent, failure: GatewayCharge['failure'], requestedMethod: string | null): GatewayCharge {
+  const lastError = pi.last_payment_error;
+  const methodOf = (m: string | Stripe.PaymentMethod | null | undefined) => (typeof m === 'string' ? m : (m?.id ?? null));
+  const paymentMethodId = methodOf(pi.payment_method) ?? methodOf(lastError?.payment_method) ?? requestedMethod ?? '';
+  let status: GatewayCharge['status'];
+  switch (pi.status) {
+    case 'succeeded':
+      status = 'succeeded';
+      break;
+    case 'processing':
+    case 'requires_capture':
+      // Not final yet: a bank debit on its way, or (not used by Settle) an authorization awaiting capture.
+      status = 'processing';
+      break;
+    case 'requires_action':
+    case 'requires_confirmation':
+      status = 'requires_action';
+      break;
+    default:
+      status = 'failed';
+  }
+  let reason = failure;
+  if (status === 'failed' && !reason) {
+    if (lastError) {
+      const mapped = gatewayErrorFromStripe({ ...lastError, statusCode: 402 });
+      reason = { code: mapped.code, gatewayCode: mapped.gatewayCode, message: mapped.message };
+    } else {
+      reason = {
+        code: GatewayErrorCode.CARD_DECLINED,
+        gatewayCode: pi.status,
+        message: pi.status === 'canceled' ? 'The payment was canceled at the gateway' : `The payment did not go through (PaymentIntent ${pi.id} is ${pi.status})`,
+      };
+    }
+  }
+  return {
+    id: pi.id,
+    status,
+    amount: BigInt(pi.amount),
+    currency: pi.currency.toUpperCase(),
+    paymentMethodId,
+    failure: status === 'failed' ? reason : null,
+    createdAt: new Date(pi.created * 1000),
+  };
 }
 
 function toSetupSession(s: Stripe.Checkout.Session): SetupSession {

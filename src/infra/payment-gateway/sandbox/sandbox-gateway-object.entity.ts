@@ -1,16 +1,17 @@
 import { Entity, Index, PrimaryKey, Property } from '@mikro-orm/decorators/legacy';
 
-export type SandboxObjectType = 'customer' | 'payment_method' | 'setup_intent' | 'checkout_session' | 'idempotency_record';
+export type SandboxObjectType = 'customer' | 'payment_method' | 'setup_intent' | 'checkout_session' | 'payment_intent' | 'idempotency_record';
 
 /**
- * One object of the sandbox gateway (customer, payment method, setup intent, checkout session, or the remembered
+ * One object of the sandbox gateway (customer, payment method, setup intent, checkout session, payment intent (a
+ * charge), or the remembered
  * outcome of an idempotent request), as Stripe would hold it on its servers. Not tenant-scoped on purpose: the sandbox
  * stands in for the gateway, which knows nothing of organizations. Card and account numbers are never in `data`.
  */
 @Entity({ tableName: 'sandbox_gateway_object' })
 @Index({ properties: ['type', 'createdAt'] })
 export class SandboxGatewayObject {
-  /** The gateway's id: cus_…, pm_…, seti_…, cs_test_…, idr_… */
+  /** The gateway's id: cus_…, pm_…, seti_…, cs_test_…, pi_…, idr_… */
   @PrimaryKey({ type: 'text' })
   id!: string;
 

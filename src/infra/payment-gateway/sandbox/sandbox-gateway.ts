@@ -1,10 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { normalizeAddress } from '#libs/ddd/index.js';
+import { isCurrencyCode } from '#libs/money/index.js';
 import { AppConfig } from '../../../config/index.js';
 import {
+  type CreateCharge,
   type CreateGatewayCustomer,
   type CreateSetupSession,
+  type GatewayCharge,
   GatewayError,
   GatewayErrorCode,
   type GatewayPaymentMethod,
@@ -15,15 +18,26 @@ import {
 } from '../payment-gateway.js';
 import { gatewayErrorFromStripe } from '../stripe-error-mapping.js';
 import {
+  type ChargeFailureData,
   type MandateData,
   notFound,
+  type PaymentIntentData,
   randomId,
   type SandboxObject,
   SandboxStore,
   toGatewayPaymentMethod,
   toStripePaymentMethodJson,
 } from './sandbox-store.js';
-import { checkBankAccount, checkCard, checkExpiry, setupRefusal, type StripeLikeError, testToken } from './sandbox-test-numbers.js';
+import {
+  chargeOutcome,
+  checkBankAccount,
+  checkCard,
+  checkExpiry,
+  MAX_CHARGE_AMOUNT,
+  setupRefusal,
+  type StripeLikeError,
+  testToken,
+} from './sandbox-test-numbers.js';
 
 export const SETUP_SESSION_TTL_MS = 24 * 60 * 60 * 1000;
 
@@ -167,6 +181,93 @@ export class SandboxGateway extends PaymentGateway {
     return this.toSetupSession(row);
   }
 
+  /**
+   * Like Stripe's PaymentIntent created with `confirm=true`: a card is charged (or declined) at once, a bank debit is
+   * `processing` and settles SANDBOX_DEBIT_SETTLE_SECONDS later by the injected clock (see getCharge). A decline is a
+   * `failed` charge, not an error. Malformed parameters are refused before the idempotency key is looked at, and
+   * are not remembered under it (as at Stripe, which saves no result for a request that failed validation).
+   */
+  async createCharge(input: CreateCharge): Promise<GatewayCharge> {
+    const currency = checkChargeInput(input);
+    const params = { ...input, amount: input.amount.toString(), currency, paymentMethodId: input.paymentMethodId.trim(), idempotencyKey: undefined };
+    const out = await this.store.idempotent(input.idempotencyKey, 'create_charge', params, async (em) => {
+      let customerId: string | null = null;
+      if (input.gatewayCustomerId !== null) {
+        const customer = await this.store.find(em, 'customer', input.gatewayCustomerId);
+        if (!customer) throw notFound('customer', input.gatewayCustomerId);
+        customerId = customer.id;
+      }
+      const pm = await this.resolve(em, params.paymentMethodId);
+      if (pm.data.detachedAt) {
+        throw new GatewayError(
+          GatewayErrorCode.NOT_FOUND,
+          `Payment method ${pm.id} was detached from its customer and can no longer be charged; the customer must give a payment method again`,
+          'payment_method_unexpected_state',
+        );
+      }
+      if (pm.data.customerId && pm.data.customerId !== customerId) {
+        throw new GatewayError(
+          GatewayErrorCode.INVALID_REQUEST,
+          customerId
+            ? `Payment method ${pm.id} belongs to another customer than ${customerId}; it can only be charged for its own customer`
+            : `Payment method ${pm.id} is attached to a customer: name that customer (gatewayCustomerId) to charge it`,
+          'payment_method_unexpected_state',
+        );
+      }
+      if (pm.data.kind === 'BANK_ACCOUNT' && !pm.data.mandate) {
+        throw new GatewayError(
+          GatewayErrorCode.INVALID_REQUEST,
+          `Bank account ${pm.id} has no mandate: save it for the customer with their consent before debiting it`,
+          'parameter_missing',
+        );
+      }
+      const outcome = chargeOutcome(pm.data.kind === 'CARD' ? 'card' : 'bank', pm.data.behavior, input.offSession);
+      const now = this.store.clock.now();
+      const processing = outcome.status === 'processing';
+      const data: PaymentIntentData = {
+        customerId,
+        paymentMethodId: pm.id,
+        amount: input.amount.toString(),
+        currency,
+        description: input.description,
+        metadata: { ...input.metadata },
+        offSession: input.offSession,
+        status: outcome.status,
+        failure: outcome.status === 'failed' ? chargeFailure(outcome.error) : null,
+        settlesAt: processing ? new Date(now.getTime() + this.config.sandboxGateway.debitSettleSeconds * 1000).toISOString() : null,
+        settlement: !processing
+          ? null
+          : outcome.settlement.status === 'succeeded'
+            ? { status: 'succeeded' }
+            : { status: 'failed', failure: chargeFailure(outcome.settlement.error) },
+        settledAt: null,
+      };
+      const id = randomId('pi_');
+      this.store.add(em, 'payment_intent', id, data);
+      return { chargeId: id };
+    });
+    return this.getCharge(out.chargeId!);
+  }
+
+  /** The charge as it is now: a processing debit whose settle time has come (by the clock) settles here, for good. */
+  async getCharge(chargeId: string): Promise<GatewayCharge> {
+    return this.store.transaction(async (em) => {
+      const row = await this.store.find(em, 'payment_intent', (chargeId ?? '').trim());
+      if (!row) throw notFound('PaymentIntent', chargeId);
+      const d = row.data;
+      const now = this.store.clock.now();
+      if (d.status === 'processing' && d.settlement && d.settlesAt && new Date(d.settlesAt).getTime() <= now.getTime()) {
+        this.store.change(row, {
+          status: d.settlement.status,
+          failure: d.settlement.status === 'failed' ? d.settlement.failure : null,
+          settledAt: now.toISOString(),
+        });
+        await em.flush();
+      }
+      return toGatewayCharge(row);
+    });
+  }
+
   // ---- the sandbox's own endpoints (tokenization, hosted page), used by SandboxGatewayController ----
 
   /** Like Stripe's `POST /v1/payment_methods`: test numbers become a payment method; anything else a Stripe-shaped error. */
@@ -268,6 +369,49 @@ export class SandboxGateway extends PaymentGateway {
     }
     return row;
   }
+}
+
+/** Stripe's metadata limits: 50 keys, keys up to 40 characters, values up to 500. */
+const METADATA_LIMITS = { keys: 50, keyLength: 40, valueLength: 500 };
+
+/** Refuses what Stripe refuses before charging anything; returns the upper-case currency. */
+function checkChargeInput(input: CreateCharge): string {
+  const invalid = (message: string, gatewayCode: string) => new GatewayError(GatewayErrorCode.INVALID_REQUEST, message, gatewayCode);
+  if (typeof input.amount !== 'bigint' || input.amount <= 0n) {
+    throw invalid(`amount: must be a whole number of minor units more than zero, got ${String(input.amount)}`, 'parameter_invalid_integer');
+  }
+  if (input.amount > MAX_CHARGE_AMOUNT) {
+    throw invalid(`amount: at most ${MAX_CHARGE_AMOUNT} minor units can be charged at once, got ${input.amount}`, 'amount_too_large');
+  }
+  const currency = String(input.currency ?? '').trim().toUpperCase();
+  if (!isCurrencyCode(currency)) throw invalid(`currency: '${String(input.currency)}' is not an ISO 4217 currency code such as USD`, 'parameter_invalid_string');
+  const entries = Object.entries(input.metadata ?? {});
+  if (entries.length > METADATA_LIMITS.keys) throw invalid(`metadata: at most ${METADATA_LIMITS.keys} keys`, 'parameter_invalid_string');
+  for (const [k, v] of entries) {
+    if (!k || k.length > METADATA_LIMITS.keyLength) throw invalid(`metadata: key '${k}' must have 1 to ${METADATA_LIMITS.keyLength} characters`, 'parameter_invalid_string');
+    if (typeof v !== 'string' || v.length > METADATA_LIMITS.valueLength) {
+      throw invalid(`metadata[${k}]: must be a string of at most ${METADATA_LIMITS.valueLength} characters`, 'parameter_invalid_string');
+    }
+  }
+  return currency;
+}
+
+function chargeFailure(error: StripeLikeError): ChargeFailureData {
+  const mapped = gatewayErrorFromStripe({ ...error, statusCode: error.status });
+  return { code: mapped.code, gatewayCode: mapped.gatewayCode, message: mapped.message };
+}
+
+export function toGatewayCharge(row: SandboxObject<'payment_intent'>): GatewayCharge {
+  const d = row.data;
+  return {
+    id: row.id,
+    status: d.status,
+    amount: BigInt(d.amount),
+    currency: d.currency,
+    paymentMethodId: d.paymentMethodId,
+    failure: d.failure ? { ...d.failure } : null,
+    createdAt: row.createdAt,
+  };
 }
 
 export function mandateData(m: MandateAcceptance): MandateData {

@@ -53,7 +53,7 @@ export interface PaymentMethodData {
   billingName: string | null;
   billingAddress: PostalAddress | null;
   customerId: string | null;
-  /** What the test number does when saved or charged: the table's outcome (issue #6 reads it for charges). */
+  /** What the test number does when saved or charged: the table's outcome (chargeOutcome reads it for charges). */
   behavior: SandboxCardOutcome | SandboxBankOutcome;
   mandate: MandateData | null;
   detachedAt: string | null;
@@ -83,6 +83,31 @@ export interface CheckoutSessionData {
   pendingPaymentMethodId: string | null;
 }
 
+/** Why a charge failed, as the port reports it. */
+export interface ChargeFailureData {
+  code: GatewayErrorCode;
+  gatewayCode: string | null;
+  message: string;
+}
+
+/** A charge (Stripe: a PaymentIntent created with confirm=true). Amounts are kept as decimal strings (jsonb). */
+export interface PaymentIntentData {
+  customerId: string | null;
+  paymentMethodId: string;
+  amount: string;
+  /** Upper-case ISO 4217. */
+  currency: string;
+  description: string;
+  metadata: Record<string, string>;
+  offSession: boolean;
+  status: 'succeeded' | 'processing' | 'failed' | 'requires_action';
+  failure: ChargeFailureData | null;
+  /** A processing bank debit: when the bank's answer is known (by the injected clock), and what it will be. */
+  settlesAt: string | null;
+  settlement: { status: 'succeeded' } | { status: 'failed'; failure: ChargeFailureData } | null;
+  settledAt: string | null;
+}
+
 export interface IdempotencyRecordData {
   operation: string;
   requestHash: string;
@@ -94,6 +119,7 @@ interface DataOf {
   payment_method: PaymentMethodData;
   setup_intent: SetupIntentData;
   checkout_session: CheckoutSessionData;
+  payment_intent: PaymentIntentData;
   idempotency_record: IdempotencyRecordData;
 }
 

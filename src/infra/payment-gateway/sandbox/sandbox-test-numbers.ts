@@ -14,7 +14,7 @@ export type SandboxCardOutcome =
   | 'expired_card'
   | 'incorrect_cvc'
   | 'authentication_required'
-  /** Saves fine; every later charge is declined (issue #6). */
+  /** Saves fine; every later charge is declined (card_declined / generic_decline). */
   | 'charge_fails';
 
 export interface SandboxTestCard {
@@ -59,9 +59,9 @@ export type SandboxBankOutcome =
   | 'success'
   | 'account_closed'
   | 'no_account'
-  /** Saves fine; debits fail later for insufficient funds (issue #6). */
+  /** Saves fine; debits are processing, then fail for insufficient funds. */
   | 'insufficient_funds'
-  /** Saves fine; debits are returned as not authorized (issue #6). */
+  /** Saves fine; debits are processing, then returned as not authorized. */
   | 'debit_not_authorized';
 
 export interface SandboxTestBankAccount {
@@ -240,4 +240,78 @@ export function setupRefusal(kind: 'card' | 'bank', outcome: SandboxCardOutcome 
 
 export function lastDigits(value: string): string {
   return value.slice(-4);
+}
+
+/** Stripe's largest charge: 8 digits of minor units (e.g. $999,999.99). */
+export const MAX_CHARGE_AMOUNT = 99_999_999n;
+
+/** What the bank answers days later for a bank debit that was accepted as `processing`. */
+export type DebitSettlement = { status: 'succeeded' } | { status: 'failed'; error: StripeLikeError };
+
+/** What Stripe does when a PaymentIntent is confirmed with this card or account. */
+export type ChargeOutcome =
+  | { status: 'succeeded' }
+  | { status: 'failed'; error: StripeLikeError }
+  | { status: 'requires_action' }
+  | { status: 'processing'; settlement: DebitSettlement };
+
+const DEBIT_RETURNS: Partial<Record<SandboxBankOutcome, StripeLikeError>> = {
+  insufficient_funds: {
+    status: 402,
+    type: 'invalid_request_error',
+    code: 'insufficient_funds',
+    message: "The customer's bank account has insufficient funds: the bank returned the debit.",
+  },
+  debit_not_authorized: {
+    status: 402,
+    type: 'invalid_request_error',
+    code: 'debit_not_authorized',
+    message: 'The customer told their bank this debit was not authorized: the bank returned it.',
+  },
+  account_closed: { status: 402, type: 'invalid_request_error', code: 'account_closed', message: 'The bank account is closed: the bank returned the debit.' },
+  no_account: { status: 402, type: 'invalid_request_error', code: 'no_account', message: 'The bank could not find this account: it returned the debit.' },
+};
+
+/** A bank return for a debit that a test fails on purpose although the account itself debits fine. */
+export const GENERIC_DEBIT_RETURN: StripeLikeError = {
+  status: 402,
+  type: 'invalid_request_error',
+  code: 'bank_account_declined',
+  message: 'The bank returned the debit.',
+};
+
+/** The bank's later answer for a debit from this test account (`processing` until then). */
+export function debitSettlement(outcome: SandboxBankOutcome): DebitSettlement {
+  const error = DEBIT_RETURNS[outcome];
+  return error ? { status: 'failed', error } : { status: 'succeeded' };
+}
+
+/**
+ * What Stripe answers when a PaymentIntent is created with `confirm=true` on this card or account: cards succeed or
+ * are declined at once (`charge_fails`, 4000 0000 0000 0341, saves fine and is declined here); a card that needs
+ * 3-D Secure asks for it (`requires_action`) when the customer is present and is declined with
+ * `authentication_required` off-session; bank debits are `processing` and settle later, some of them as returns.
+ */
+export function chargeOutcome(kind: 'card' | 'bank', outcome: SandboxCardOutcome | SandboxBankOutcome, offSession: boolean): ChargeOutcome {
+  if (kind === 'bank') return { status: 'processing', settlement: debitSettlement(outcome as SandboxBankOutcome) };
+  if (outcome === 'charge_fails') {
+    return { status: 'failed', error: { status: 402, type: 'card_error', code: 'card_declined', decline_code: 'generic_decline', message: 'Your card was declined.' } };
+  }
+  if (outcome === 'authentication_required') {
+    return offSession
+      ? {
+          status: 'failed',
+          error: {
+            status: 402,
+            type: 'card_error',
+            code: 'authentication_required',
+            decline_code: 'authentication_required',
+            message: 'Your card was declined. This transaction requires authentication: the customer must pay while present.',
+          },
+        }
+      : { status: 'requires_action' };
+  }
+  const refusal = setupRefusal('card', outcome);
+  if (refusal && refusal !== 'requires_action') return { status: 'failed', error: refusal };
+  return { status: 'succeeded' };
 }
