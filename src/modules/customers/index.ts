@@ -10,5 +10,6 @@ export {
 export type { CustomerFilter } from './application/customer-search.js';
 export { CustomerStatus } from './domain/customer.entity.js';
 export { CustomerView, CustomerMemberView, ServiceAddressType } from './graphql/customer.types.js';
+export { CustomerFilterInput } from './graphql/customer.inputs.js';
 export { CustomerError, CustomerErrorReason } from './customer.error.js';
 export { CustomerEvents, type CustomerEventPayload } from './customer.events.js';

@@ -5,6 +5,7 @@ export enum InvoicingErrorReason {
   CREDIT_NOT_FOUND = 'CREDIT_NOT_FOUND',
   PAYMENT_NOT_FOUND = 'PAYMENT_NOT_FOUND',
   CUSTOMER_NOT_FOUND = 'CUSTOMER_NOT_FOUND',
+  RECEIPT_NOT_FOUND = 'RECEIPT_NOT_FOUND',
   /** Bad input: `extensions.fields` names each field. */
   INVALID_INPUT = 'INVALID_INPUT',
   /** An amount is not in the organization's currency. */
@@ -70,6 +71,7 @@ const CODES: Record<InvoicingErrorReason, ErrorCode> = {
   CREDIT_NOT_FOUND: ErrorCode.NOT_FOUND,
   PAYMENT_NOT_FOUND: ErrorCode.NOT_FOUND,
   CUSTOMER_NOT_FOUND: ErrorCode.NOT_FOUND,
+  RECEIPT_NOT_FOUND: ErrorCode.NOT_FOUND,
   INVALID_INPUT: ErrorCode.BAD_USER_INPUT,
   CURRENCY_MISMATCH: ErrorCode.BAD_USER_INPUT,
   INVOICE_NOT_DRAFT: ErrorCode.CONFLICT,
