@@ -1,4 +1,15 @@
+import { ReceiptOnPaymentRecorded } from './application/receipt-payment-recorded.handler.js';
+import { Receipts } from './application/receipts.use-case.js';
+import { ReceiptsResolver } from './graphql/receipts.resolver.js';
 import type { InvoicingPart } from './invoicing.part.js';
+import { ReceiptsController } from './web/receipts.controller.js';
 
-/** Receipts: numbered, emailed, downloadable as PDF. */
-export const RECEIPTS_PART: InvoicingPart = {};
+/**
+ * Receipts: one per payment received (PaymentRecorded), numbered RCT-000001 per organization, emailed to the customer
+ * with a link to the PDF (GET /r/:token), downloadable by staff (GET /receipts/:id.pdf), listed and resent over GraphQL.
+ */
+export const RECEIPTS_PART: InvoicingPart = {
+  providers: [Receipts, ReceiptOnPaymentRecorded],
+  api: [ReceiptsResolver],
+  controllers: [ReceiptsController],
+};

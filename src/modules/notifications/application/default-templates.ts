@@ -31,6 +31,8 @@ Thank you for your payment of {Amount} to {Organization Name} on {Date}.
 
 Reference: {Reference}
 
+Your receipt (PDF): {Secure Link}
+
 Please keep this email for your records. If you have any questions about this payment, just get in touch with us.
 
 Thank you,

@@ -67,7 +67,7 @@ describe('default templates', () => {
    * docs/notification-templates.md lists the same: change both together.
    */
   const USED_BY_DEFAULTS: Record<MessageKind, string[]> = {
-    RECEIPT: ['{Customer Name}', '{Amount}', '{Date}', '{Reference}'],
+    RECEIPT: ['{Customer Name}', '{Amount}', '{Date}', '{Reference}', '{Secure Link}'],
     PAYMENT_FAILED: ['{Customer Name}', '{Amount}', '{Date}', '{Reason}'],
     PAYMENT_REQUEST: ['{Customer Name}', '{Amount}', '{Secure Link}'],
     PAYMENT_PROFILE_REQUEST: ['{Customer Name}', '{Secure Link}', '{Expires At}'],
