@@ -1,5 +1,4 @@
 import type { MigrationObject } from '@mikro-orm/core';
-import { Migration20261201180000_reconciliation } from './Migration20261201180000_reconciliation.js';
 import { Migration20261201180100_installment_plans } from './Migration20261201180100_installment_plans.js';
 import { Migration20261201180200_receipts } from './Migration20261201180200_receipts.js';
 import { Migration20261201180300_mass_invoicing } from './Migration20261201180300_mass_invoicing.js';
@@ -23,7 +22,6 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261121141750_sandbox_gateway', class: Migration20261121141750_sandbox_gateway },
   { name: 'Migration20261121141948_payment_profile_requests', class: Migration20261121141948_payment_profile_requests },
   { name: 'Migration20261121145909_invoicing', class: Migration20261121145909_invoicing },
-  { name: 'Migration20261201180000_reconciliation', class: Migration20261201180000_reconciliation },
   { name: 'Migration20261201180100_installment_plans', class: Migration20261201180100_installment_plans },
   { name: 'Migration20261201180200_receipts', class: Migration20261201180200_receipts },
   { name: 'Migration20261201180300_mass_invoicing', class: Migration20261201180300_mass_invoicing },

@@ -1,5 +1,5 @@
 import { Field, InputType, ObjectType, Scalar, type CustomScalar } from '@nestjs/graphql';
-import { IsString, Matches } from 'class-validator';
+import { Allow, IsString, Matches } from 'class-validator';
 import { Kind, type ValueNode, GraphQLError } from 'graphql';
 import { Money } from '#libs/money/index.js';
 
@@ -55,7 +55,9 @@ export class MoneyType {
 
 @InputType('MoneyInput')
 export class MoneyInput {
+  // The MinorUnits scalar has checked it; @Allow() lets the whitelisting validation pipe keep it.
   @Field(() => BigInt)
+  @Allow()
   amount!: bigint;
 
   @Field()

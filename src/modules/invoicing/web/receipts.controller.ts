@@ -5,7 +5,7 @@ import { Authenticated, Public } from '#libs/auth/index.js';
 import { isUuid } from '#libs/ddd/index.js';
 import { Receipt } from '../domain/receipt.entity.js';
 import { type ReceiptFile, receiptNotFound, Receipts } from '../application/receipts.use-case.js';
-import { ReceiptHttpErrors } from './receipt-http-errors.js';
+import { ApplicationErrorFilter } from '../../../infra/http-errors.filter.js';
 import { renderReceiptLinkUnknown } from './receipt-pages.js';
 
 /**
@@ -13,7 +13,7 @@ import { renderReceiptLinkUnknown } from './receipt-pages.js';
  * is not found), and `GET /r/:token`, the customer's link from the receipt email (public: the token is the key).
  */
 @Controller()
-@UseFilters(ReceiptHttpErrors)
+@UseFilters(ApplicationErrorFilter)
 export class ReceiptsController {
   constructor(
     private readonly em: EntityManager,
