@@ -5,6 +5,7 @@ import { addUser, signUpOrganization, startTestApp, type TestApp } from './suppo
 
 type Org = Awaited<ReturnType<typeof signUpOrganization>>;
 const ADDRESS = { line1: '1 Victim Way', city: 'Springfield', postalCode: '12345', country: 'US' };
+const MONEY = { amount: '100', currency: 'USD' };
 interface Victim {
   org: Org;
   staffUserId: string;
@@ -19,6 +20,18 @@ interface Victim {
   paymentMethodId: string;
   /** A pending payment profile request for that customer. */
   profileRequestId: string;
+  /** An issued invoice and a draft of that customer. */
+  invoiceId: string;
+  draftInvoiceId: string;
+  /** An unreconciled offline payment, its receipt, an account credit, an installment plan on another invoice and one
+   * of its installments, and a mass invoice batch. */
+  receivedPaymentId: string;
+  receiptId: string;
+  creditId: string;
+  planInvoiceId: string;
+  installmentPlanId: string;
+  installmentId: string;
+  massInvoiceId: string;
 }
 
 /**
@@ -80,6 +93,72 @@ const CASES: Record<string, (a: Org, b: Victim) => Promise<{ errors?: { extensio
     a.client.request(`mutation($i: SendPaymentProfileRequestInput!) { sendPaymentProfileRequest(input: $i) { id } }`, {
       i: { customerId: b.customerAccountId, channels: ['EMAIL'], email: 'intruder@example.com' },
     }),
+  invoice: (a, b) => a.client.request(`query($id: ID!) { invoice(id: $id) { id } }`, { id: b.invoiceId }),
+  createInvoice: (a, b) =>
+    a.client.request(`mutation($i: CreateInvoiceInput!) { createInvoice(input: $i) { id } }`, {
+      i: { customerId: b.customerAccountId, lines: [{ description: 'Intrusion', unitPrice: '100' }], issue: true },
+    }),
+  updateInvoiceDraft: (a, b) =>
+    a.client.request(`mutation($id: ID!) { updateInvoiceDraft(id: $id, input: { memo: "Hijacked" }) { id } }`, { id: b.draftInvoiceId }),
+  issueInvoice: (a, b) => a.client.request(`mutation($id: ID!) { issueInvoice(id: $id) { id } }`, { id: b.draftInvoiceId }),
+  voidInvoice: (a, b) => a.client.request(`mutation($id: ID!) { voidInvoice(id: $id, reason: "Hijacked") { id } }`, { id: b.invoiceId }),
+  receivedPayment: (a, b) => a.client.request(`query($id: ID!) { receivedPayment(id: $id) { id } }`, { id: b.receivedPaymentId }),
+  receivedPayments: (a, b) =>
+    a.client.request(`query($id: ID!) { receivedPayments(customerId: $id) { totalCount } }`, { id: b.customerAccountId }),
+  recordOfflinePayment: (a, b) =>
+    a.client.request(`mutation($i: RecordOfflinePaymentInput!) { recordOfflinePayment(input: $i) { id } }`, {
+      i: { customerId: b.customerAccountId, amount: MONEY, method: 'CASH' },
+    }),
+  allocatePayment: (a, b) =>
+    a.client.request(`mutation($i: AllocatePaymentInput!) { allocatePayment(input: $i) { payment { id } } }`, {
+      i: { paymentId: b.receivedPaymentId, allocations: [{ invoiceId: b.invoiceId, amount: MONEY }] },
+    }),
+  creditUnallocatedPayment: (a, b) =>
+    a.client.request(`mutation($id: ID!) { creditUnallocatedPayment(paymentId: $id) { credit { id } } }`, { id: b.receivedPaymentId }),
+  reversePayment: (a, b) =>
+    a.client.request(`mutation($id: ID!) { reversePayment(paymentId: $id, reason: "Hijacked") { id } }`, { id: b.receivedPaymentId }),
+  credit: (a, b) => a.client.request(`query($id: ID!) { credit(id: $id) { id } }`, { id: b.creditId }),
+  credits: (a, b) => a.client.request(`query($id: ID!) { credits(customerId: $id) { totalCount } }`, { id: b.customerAccountId }),
+  createCreditNote: (a, b) =>
+    a.client.request(`mutation($i: CreateCreditNoteInput!) { createCreditNote(input: $i) { id } }`, {
+      i: { invoiceId: b.invoiceId, kind: 'ADJUSTMENT', amount: MONEY, reason: 'Hijacked' },
+    }),
+  createAccountCredit: (a, b) =>
+    a.client.request(`mutation($i: CreateAccountCreditInput!) { createAccountCredit(input: $i) { id } }`, {
+      i: { customerId: b.customerAccountId, amount: MONEY, reason: 'Hijacked' },
+    }),
+  applyCredit: (a, b) =>
+    a.client.request(`mutation($i: ApplyCreditInput!) { applyCredit(input: $i) { id } }`, {
+      i: { creditId: b.creditId, invoiceId: b.invoiceId, amount: MONEY },
+    }),
+  unreconciledPayments: (a, b) =>
+    a.client.request(`query($id: ID) { unreconciledPayments(customerId: $id) { totalCount } }`, { id: b.customerAccountId }),
+  receipt: (a, b) => a.client.request(`query($id: ID!) { receipt(id: $id) { id } }`, { id: b.receiptId }),
+  resendReceipt: (a, b) => a.client.request(`mutation($id: ID!) { resendReceipt(id: $id) { id } }`, { id: b.receiptId }),
+  installmentPlan: (a, b) => a.client.request(`query($id: ID!) { installmentPlan(id: $id) { id } }`, { id: b.installmentPlanId }),
+  upcomingPayments: (a, b) =>
+    a.client.request(`query($id: ID!) { upcomingPayments(customerId: $id) { totalCount } }`, { id: b.customerAccountId }),
+  createInstallmentPlan: (a, b) =>
+    a.client.request(`mutation($i: CreateInstallmentPlanInput!) { createInstallmentPlan(input: $i) { id } }`, {
+      i: { invoiceId: b.invoiceId, paymentMethodId: b.paymentMethodId, count: 2, firstDueOn: '2099-01-01', interval: 'MONTHLY' },
+    }),
+  changeInstallmentPlanMethod: (a, b) =>
+    a.client.request(`mutation($p: ID!, $m: ID!) { changeInstallmentPlanMethod(planId: $p, paymentMethodId: $m) { id } }`, {
+      p: b.installmentPlanId,
+      m: b.paymentMethodId,
+    }),
+  skipInstallment: (a, b) => a.client.request(`mutation($id: ID!) { skipInstallment(installmentId: $id) { id } }`, { id: b.installmentId }),
+  rescheduleInstallment: (a, b) =>
+    a.client.request(`mutation($id: ID!) { rescheduleInstallment(installmentId: $id, dueOn: "2099-01-15") { id } }`, { id: b.installmentId }),
+  cancelInstallmentPlan: (a, b) =>
+    a.client.request(`mutation($id: ID!) { cancelInstallmentPlan(planId: $id, reason: "Hijacked") { id } }`, { id: b.installmentPlanId }),
+  massInvoice: (a, b) => a.client.request(`query($id: ID!) { massInvoice(id: $id) { id } }`, { id: b.massInvoiceId }),
+  resumeMassInvoice: (a, b) => a.client.request(`mutation($id: ID!) { resumeMassInvoice(id: $id) { id } }`, { id: b.massInvoiceId }),
+  cancelMassInvoice: (a, b) => a.client.request(`mutation($id: ID!) { cancelMassInvoice(id: $id) { id } }`, { id: b.massInvoiceId }),
+  createMassInvoice: (a, b) =>
+    a.client.request(`mutation($i: CreateMassInvoiceInput!) { createMassInvoice(input: $i) { id } }`, {
+      i: { customerIds: [b.customerAccountId], lines: [{ description: 'Intrusion', unitPrice: '100' }], issue: true },
+    }),
 };
 
 /**
@@ -92,6 +171,10 @@ const FILTERS: Record<string, (a: Org, b: Victim) => Promise<{ totalCount: numbe
   paymentProfileRequests: async (a, b) =>
     (await a.client.ok(`query($id: ID) { paymentProfileRequests(customerId: $id) { totalCount nodes { id } } }`, { id: b.customerAccountId }))
       .paymentProfileRequests,
+  receipts: async (a, b) =>
+    (await a.client.ok(`query($id: ID) { receipts(customerId: $id) { totalCount nodes { id } } }`, { id: b.customerAccountId })).receipts,
+  invoices: async (a, b) =>
+    (await a.client.ok(`query($id: ID) { invoices(filter: { customerId: $id }) { totalCount nodes { id } } }`, { id: b.customerAccountId })).invoices,
 };
 
 describe('tenancy: one organization never reaches another one\'s records', () => {
@@ -137,6 +220,36 @@ describe('tenancy: one organization never reaches another one\'s records', () =>
         i: { customerId: customerAccountId, channels: ['EMAIL'], email: 'bea@example.com' },
       })
     ).sendPaymentProfileRequest.id;
+    const invoice = (lines: string, issue: boolean) =>
+      orgB.client.ok(`mutation($i: CreateInvoiceInput!) { createInvoice(input: $i) { id } }`, {
+        i: { customerId: customerAccountId, lines: [{ description: lines, unitPrice: '2500' }], issue },
+      });
+    const invoiceId = (await invoice('Spring opening', true)).createInvoice.id;
+    const draftInvoiceId = (await invoice('Draft', false)).createInvoice.id;
+    const planInvoiceId = (await invoice('Season pass', true)).createInvoice.id;
+    const receivedPaymentId = (
+      await orgB.client.ok(`mutation($i: RecordOfflinePaymentInput!) { recordOfflinePayment(input: $i) { id } }`, {
+        i: { customerId: customerAccountId, amount: { amount: '700', currency: 'USD' }, method: 'CHEQUE', reference: '1042' },
+      })
+    ).recordOfflinePayment.id;
+    const creditId = (
+      await orgB.client.ok(`mutation($i: CreateAccountCreditInput!) { createAccountCredit(input: $i) { id } }`, {
+        i: { customerId: customerAccountId, amount: { amount: '300', currency: 'USD' }, reason: 'Goodwill' },
+      })
+    ).createAccountCredit.id;
+    const plan = (
+      await orgB.client.ok(`mutation($i: CreateInstallmentPlanInput!) { createInstallmentPlan(input: $i) { id installments { id } } }`, {
+        i: { invoiceId: planInvoiceId, paymentMethodId, count: 2, firstDueOn: '2099-01-01', interval: 'MONTHLY' },
+      })
+    ).createInstallmentPlan;
+    const massInvoiceId = (
+      await orgB.client.ok(`mutation($i: CreateMassInvoiceInput!) { createMassInvoice(input: $i) { id } }`, {
+        i: { customerIds: [customerAccountId], lines: [{ description: 'Late fee', unitPrice: '1500' }], issue: false },
+      })
+    ).createMassInvoice.id;
+    await t.drainOutbox(); // the payment's receipt
+    const receiptId = (await orgB.client.ok(`query($c: ID) { receipts(customerId: $c) { nodes { id } } }`, { c: customerAccountId })).receipts.nodes[0]
+      .id;
     b = {
       org: orgB,
       staffUserId: staff.userId,
@@ -148,6 +261,15 @@ describe('tenancy: one organization never reaches another one\'s records', () =>
       customerMemberId,
       paymentMethodId,
       profileRequestId,
+      invoiceId,
+      draftInvoiceId,
+      receivedPaymentId,
+      receiptId,
+      creditId,
+      planInvoiceId,
+      installmentPlanId: plan.id,
+      installmentId: plan.installments[0].id,
+      massInvoiceId,
     };
   });
   afterAll(() => t.close());
@@ -167,7 +289,8 @@ describe('tenancy: one organization never reaches another one\'s records', () =>
     const dead = await b.org.client.ok(`{ deadLetters(first: 5) { nodes { id } } }`);
     expect(dead.deadLetters.nodes).toEqual([{ id: b.deadLetterId }]);
     const notifications = await b.org.client.ok(`{ myNotifications(first: 5) { nodes { id readAt } } }`);
-    expect(notifications.myNotifications.nodes).toEqual([{ id: b.notificationId, readAt: null }]);
+    // (B's owner was also told that the mass invoice finished.)
+    expect(notifications.myNotifications.nodes).toEqual(expect.arrayContaining([{ id: b.notificationId, readAt: null }]));
     const messages = await b.org.client.ok(`query($id: ID) { messages(customerId: $id) { nodes { id status attempts } } }`, {
       id: b.customerId,
     });
@@ -186,6 +309,24 @@ describe('tenancy: one organization never reaches another one\'s records', () =>
       id: b.customerAccountId,
     });
     expect(requests.paymentProfileRequests.nodes).toEqual([{ id: b.profileRequestId, status: 'PENDING' }]);
+    const invoices = await b.org.client.ok(`query($id: ID) { invoices(filter: { customerId: $id }) { nodes { id status memo } } }`, {
+      id: b.customerAccountId,
+    });
+    expect(invoices.invoices.nodes).toEqual(
+      expect.arrayContaining([
+        { id: b.draftInvoiceId, status: 'DRAFT', memo: null },
+        { id: b.invoiceId, status: 'OPEN', memo: null },
+      ]),
+    );
+    const balance = await b.org.client.ok(`query($id: ID!) { customer(id: $id) { balance { owed { amount } creditAvailable { amount } unallocatedPayments { amount } } } }`, {
+      id: b.customerAccountId,
+    });
+    // Two issued invoices of 25.00, the 3.00 credit and the 7.00 payment untouched by A's attempts.
+    expect(balance.customer.balance).toEqual({ owed: { amount: '5000' }, creditAvailable: { amount: '300' }, unallocatedPayments: { amount: '700' } });
+    const plan = await b.org.client.ok(`query($id: ID!) { installmentPlan(id: $id) { status installments { id status dueOn } } }`, { id: b.installmentPlanId });
+    expect(plan.installmentPlan.status).toBe('ACTIVE');
+    expect(plan.installmentPlan.installments.map((i: { status: string }) => i.status)).toEqual(['SCHEDULED', 'SCHEDULED']);
+    expect((await b.org.client.ok(`query($id: ID!) { massInvoice(id: $id) { status } }`, { id: b.massInvoiceId })).massInvoice.status).not.toBe('CANCELLED');
   });
 
   it('lists only the organization\'s own rows', async () => {

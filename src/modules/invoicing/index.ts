@@ -7,3 +7,11 @@ export { InvoiceStatus, BilledRefType } from './domain/invoice.entity.js';
 export { InvoiceView } from './graphql/invoice.types.js';
 export { InvoicingError, InvoicingErrorReason } from './invoicing.error.js';
 export { InvoicingEvents } from './invoicing.events.js';
+export {
+  Reconciliation,
+  type ReceivedPaymentSummary,
+  type RecordPaymentCommand,
+  type AllocationCommand,
+} from './application/reconciliation.facade.js';
+export { PaymentSource, ReceivedPaymentStatus } from './domain/received-payment.entity.js';
+export { InstallmentCharger } from './infrastructure/installment-charger.js';

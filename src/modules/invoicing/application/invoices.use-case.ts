@@ -2,51 +2,20 @@ import { Injectable } from '@nestjs/common';
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { domainEvent, type FieldProblem, isUuid } from '#libs/ddd/index.js';
-import { Money } from '#libs/money/index.js';
 import { Outbox } from '#libs/outbox/index.js';
 import { CustomerDirectory, CustomerStatus } from '../../customers/index.js';
-import { addDays, isCalendarDate } from '../domain/calendar.js';
+import { addDays } from '../domain/calendar.js';
 import { InvoiceLine } from '../domain/invoice-line.entity.js';
-import {
-  invoiceAmounts,
-  InvoiceMathError,
-  MAX_TOTAL,
-  MAX_UNIT_PRICE,
-  parseQuantity,
-  parseTaxRate,
-  type LineInput,
-} from '../domain/invoice-math.js';
+import { invoiceAmounts } from '../domain/invoice-math.js';
 import { BilledRefType, Invoice, invoiceNumber, InvoiceStatus } from '../domain/invoice.entity.js';
 import { InvoicingError, InvoicingErrorReason } from '../invoicing.error.js';
-import {
-  InvoicingEvents,
-  type InvoiceIssuedPayload,
-  type InvoiceVoidedPayload,
-} from '../invoicing.events.js';
+import { InvoicingEvents, type InvoiceIssuedPayload, type InvoiceVoidedPayload } from '../invoicing.events.js';
 import { CustomerBalances } from './customer-balances.js';
+import { checkLines, checkTerms, type BilledRef, type CheckedLine, type InvoiceLineCommand, MAX_MEMO } from './invoice-terms.js';
 import { lockCustomerReceivables } from './invoicing-locks.js';
 import { OrganizationContext, type InvoicingContextValue } from './organization-context.js';
 
-export const MAX_LINES = 200;
-export const MAX_DESCRIPTION = 500;
-export const MAX_MEMO = 2000;
-export const MAX_TERMS_DAYS = 365;
-
-export interface InvoiceLineCommand {
-  description: string;
-  /** A decimal with at most 3 places, e.g. "1.5". */
-  quantity: string;
-  /** Minor units of the organization's currency; negative for a discount line. */
-  unitPrice: bigint;
-  /** A percentage with at most 3 places, e.g. "14.975"; null or absent: no tax. */
-  taxRate?: string | null;
-}
-
-export interface BilledRef {
-  type: BilledRefType;
-  id?: string | null;
-  label?: string | null;
-}
+export { MAX_DESCRIPTION, MAX_LINES, MAX_MEMO, MAX_TERMS_DAYS, type BilledRef, type InvoiceLineCommand } from './invoice-terms.js';
 
 export interface DraftInvoiceCommand {
   customerId: string;
@@ -67,10 +36,6 @@ export interface DraftInvoicePatch {
   memo?: string | null;
 }
 
-interface CheckedLine extends LineInput {
-  description: string;
-}
-
 /**
  * Invoices: drafts (editable), issuing (numbered, immutable), voiding. Each method runs in the caller's transaction
  * and takes the customer's receivables lock before it changes anything.
@@ -87,8 +52,8 @@ export class Invoices {
   async createDraft(em: EntityManager, cmd: DraftInvoiceCommand, actorUserId: string | null): Promise<Invoice> {
     const org = await this.context.of(em);
     const problems: FieldProblem[] = [];
-    const lines = this.checkLines(cmd.lines, org.currency, problems);
-    this.checkTerms(cmd, problems);
+    const lines = checkLines(cmd.lines, org.currency, problems);
+    checkTerms(cmd, problems);
     if (!isUuid(cmd.customerId)) throw this.customerNotFound(cmd.customerId);
     if (problems.length) throw InvoicingError.invalid(problems);
     await this.requireBillableCustomer(em, cmd.customerId);
@@ -114,8 +79,8 @@ export class Invoices {
     const invoice = await this.lockInvoice(em, id);
     if (invoice.status !== InvoiceStatus.DRAFT) throw this.notDraft(invoice, 'edited');
     const problems: FieldProblem[] = [];
-    const lines = patch.lines === undefined ? null : this.checkLines(patch.lines, invoice.currency, problems);
-    this.checkTerms(patch, problems);
+    const lines = patch.lines === undefined ? null : checkLines(patch.lines, invoice.currency, problems);
+    checkTerms(patch, problems);
     if (problems.length) throw InvoicingError.invalid(problems);
 
     if (patch.dueDate !== undefined) invoice.dueDate = patch.dueDate;
@@ -288,66 +253,6 @@ export class Invoices {
     invoice.subtotal = amounts.subtotal.amount;
     invoice.tax = amounts.tax.amount;
     invoice.total = amounts.total.amount;
-  }
-
-  private checkLines(lines: InvoiceLineCommand[], currency: string, problems: FieldProblem[]): CheckedLine[] {
-    if (!Array.isArray(lines)) {
-      problems.push({ field: 'lines', message: 'must be a list of lines' });
-      return [];
-    }
-    if (lines.length > MAX_LINES) problems.push({ field: 'lines', message: `at most ${MAX_LINES} lines` });
-    const checked: CheckedLine[] = [];
-    lines.forEach((line, i) => {
-      const at = `lines.${i}`;
-      const description = typeof line.description === 'string' ? line.description.trim().replace(/\s+/g, ' ') : '';
-      if (!description) problems.push({ field: `${at}.description`, message: 'is required' });
-      else if (description.length > MAX_DESCRIPTION) problems.push({ field: `${at}.description`, message: `must be at most ${MAX_DESCRIPTION} characters` });
-      let quantity = 0n;
-      let taxRate: number | null = null;
-      try {
-        quantity = parseQuantity(line.quantity, `${at}.quantity`);
-      } catch (e) {
-        if (!(e instanceof InvoiceMathError)) throw e;
-        problems.push({ field: e.field, message: e.message.slice(e.field.length + 2) });
-      }
-      try {
-        taxRate = line.taxRate === null || line.taxRate === undefined || line.taxRate === '' ? null : parseTaxRate(line.taxRate, `${at}.taxRate`);
-      } catch (e) {
-        if (!(e instanceof InvoiceMathError)) throw e;
-        problems.push({ field: e.field, message: e.message.slice(e.field.length + 2) });
-      }
-      const price = line.unitPrice;
-      if (typeof price !== 'bigint' || price > MAX_UNIT_PRICE || price < -MAX_UNIT_PRICE) {
-        problems.push({ field: `${at}.unitPrice`, message: `must be a whole number of minor units between -${MAX_UNIT_PRICE} and ${MAX_UNIT_PRICE}` });
-        return;
-      }
-      checked.push({ description, quantity, taxRate, unitPrice: Money.of(price, currency) });
-    });
-    if (problems.length === 0 && checked.length) {
-      const total = invoiceAmounts(checked, currency).total.amount;
-      if (total > MAX_TOTAL || total < -MAX_TOTAL) problems.push({ field: 'lines', message: `the invoice total may be at most ${MAX_TOTAL} minor units` });
-    }
-    return checked;
-  }
-
-  private checkTerms(cmd: DraftInvoicePatch, problems: FieldProblem[]): void {
-    if (cmd.dueDate !== undefined && cmd.dueDate !== null && !isCalendarDate(cmd.dueDate)) {
-      problems.push({ field: 'dueDate', message: `must be a date as YYYY-MM-DD, got ${JSON.stringify(cmd.dueDate)}` });
-    }
-    const terms = cmd.paymentTermsDays;
-    if (terms !== undefined && terms !== null && (!Number.isInteger(terms) || terms < 0 || terms > MAX_TERMS_DAYS)) {
-      problems.push({ field: 'paymentTermsDays', message: `must be a whole number of days from 0 to ${MAX_TERMS_DAYS}` });
-    }
-    if (cmd.memo && cmd.memo.length > MAX_MEMO) problems.push({ field: 'memo', message: `must be at most ${MAX_MEMO} characters` });
-    const ref = cmd.billedRef;
-    if (ref) {
-      if (!Object.values(BilledRefType).includes(ref.type)) problems.push({ field: 'billedRef.type', message: 'is not a known reference type' });
-      if (ref.type !== BilledRefType.NONE && !ref.id && !ref.label) {
-        problems.push({ field: 'billedRef.id', message: `a ${ref.type} reference needs its id or a label` });
-      }
-      if (ref.id && !isUuid(ref.id)) problems.push({ field: 'billedRef.id', message: 'must be a UUID' });
-      if (ref.label && ref.label.length > MAX_DESCRIPTION) problems.push({ field: 'billedRef.label', message: `must be at most ${MAX_DESCRIPTION} characters` });
-    }
   }
 
   private async requireBillableCustomer(em: EntityManager, customerId: string) {

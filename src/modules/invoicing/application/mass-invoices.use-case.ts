@@ -143,7 +143,9 @@ export class MassInvoices {
     ids.forEach((id, i) => {
       if (!found.has(id) && problems.length < 20) problems.push({ field: `customerIds.${i}`, message: `no customer ${id} in this organization` });
     });
-    if (problems.length) throw InvoicingError.invalid(problems);
+    // NOT_FOUND like every other lookup of an id (another organization's customer is not ours to name), with the
+    // positions of the unknown ids in `fields`.
+    if (problems.length) throw new InvoicingError(InvoicingErrorReason.CUSTOMER_NOT_FOUND, problems.map((p) => `${p.field}: ${p.message}`).join('; '), problems);
     return unique;
   }
 
