@@ -7,13 +7,13 @@ import {
   InstallmentChargesProcessor,
   InstallmentChargesSchedule,
 } from './infrastructure/installment-charges.processor.js';
-import type { InvoicingPart } from './invoicing.part.js';
+import type { ModulePart } from '../../platform/module-part.js';
 
 /**
  * Installment plans: schedules on a saved method, upcoming payments, the daily charge job. InstallmentCharger is the
  * charging step the Payments module (issue 6) will replace with its own provider.
  */
-export const INSTALLMENTS_PART: InvoicingPart = {
+export const INSTALLMENTS_PART: ModulePart = {
   providers: [InstallmentPlans, InstallmentCharger, InstallmentCharges],
   api: [InstallmentPlansResolver, InvoiceInstallmentPlanResolver],
   worker: [InstallmentChargesProcessor],

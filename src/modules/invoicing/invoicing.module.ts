@@ -1,25 +1,17 @@
-import { type DynamicModule, Module, type Provider } from '@nestjs/common';
-import { BullModule } from '@nestjs/bull';
+import { type DynamicModule, Module } from '@nestjs/common';
+import { composeParts, type ModulePart, type ProcessRoleOptions } from '../../platform/module-part.js';
 import { CustomersModule } from '../customers/index.js';
 import { IdentityModule } from '../identity/index.js';
 import { WalletModule } from '../wallet/index.js';
 import { INVOICES_PART } from './invoices.part.js';
 import { INSTALLMENTS_PART } from './installments.part.js';
-import type { InvoicingPart } from './invoicing.part.js';
 import { MASS_INVOICING_PART } from './mass-invoicing.part.js';
 import { RECEIPTS_PART } from './receipts.part.js';
 import { RECONCILIATION_PART } from './reconciliation.part.js';
 
-export interface InvoicingModuleOptions {
-  /** Serve GraphQL and the hosted routes (process role api or all). */
-  api: boolean;
-  /** Run the queue processors (process role worker or all). */
-  worker: boolean;
-  /** Schedule the repeatable jobs (tests run them themselves). */
-  schedule: boolean;
-}
+export type InvoicingModuleOptions = ProcessRoleOptions;
 
-const PARTS: InvoicingPart[] = [INVOICES_PART, RECONCILIATION_PART, INSTALLMENTS_PART, RECEIPTS_PART, MASS_INVOICING_PART];
+const PARTS: ModulePart[] = [INVOICES_PART, RECONCILIATION_PART, INSTALLMENTS_PART, RECEIPTS_PART, MASS_INVOICING_PART];
 
 /**
  * The invoicing bounded context: invoices, credits, reconciliation, installment plans, receipts, mass invoicing.
@@ -28,24 +20,8 @@ const PARTS: InvoicingPart[] = [INVOICES_PART, RECONCILIATION_PART, INSTALLMENTS
 @Module({})
 export class InvoicingModule {
   static forRoot(options: InvoicingModuleOptions): DynamicModule {
-    const pick = (key: 'providers' | 'api' | 'worker' | 'schedule' | 'exports'): Provider[] => PARTS.flatMap((p) => p[key] ?? []);
-    const queues = PARTS.flatMap((p) => p.queues ?? []);
-    return {
-      module: InvoicingModule,
-      imports: [
-        CustomersModule,
-        IdentityModule,
-        WalletModule,
-        ...queues.map((name) => BullModule.registerQueue({ name })),
-      ],
-      controllers: options.api ? PARTS.flatMap((p) => p.controllers ?? []) : [],
-      providers: [
-        ...pick('providers'),
-        ...(options.api ? pick('api') : []),
-        ...(options.worker ? pick('worker') : []),
-        ...(options.worker && options.schedule ? pick('schedule') : []),
-      ],
-      exports: pick('exports'),
-    };
+    // Global, like Notifications: Payments and Agreements inject its facades (Invoicing, Reconciliation) without
+    // importing the dynamic module a second time.
+    return composeParts(InvoicingModule, PARTS, options, [CustomersModule, IdentityModule, WalletModule], true);
   }
 }

@@ -6,14 +6,14 @@ import { PaymentReconciliation } from './application/reconciliation.use-case.js'
 import { CreditsResolver } from './graphql/credits.resolver.js';
 import { ReconciliationInvoiceResolver } from './graphql/reconciliation-invoice.resolver.js';
 import { ReconciliationResolver } from './graphql/reconciliation.resolver.js';
-import type { InvoicingPart } from './invoicing.part.js';
+import type { ModulePart } from '../../platform/module-part.js';
 import { AccountingExportController } from './web/accounting-export.controller.js';
 
 /**
  * Reconciliation: payments received, their allocation to invoices, credits and credit notes, the unreconciled list,
  * and the accounting export (CSV over HTTP).
  */
-export const RECONCILIATION_PART: InvoicingPart = {
+export const RECONCILIATION_PART: ModulePart = {
   providers: [ReceivablesLedger, Credits, PaymentReconciliation, Reconciliation, AccountingExport],
   api: [ReconciliationResolver, CreditsResolver, ReconciliationInvoiceResolver],
   controllers: [AccountingExportController],
