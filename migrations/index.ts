@@ -1,4 +1,11 @@
 import type { MigrationObject } from '@mikro-orm/core';
+import { Migration20261201200000_agreements } from './Migration20261201200000_agreements.js';
+import { Migration20261201200100_billing_runs } from './Migration20261201200100_billing_runs.js';
+import { Migration20261201200200_dunning } from './Migration20261201200200_dunning.js';
+import { Migration20261201190000_payments } from './Migration20261201190000_payments.js';
+import { Migration20261201190100_payment_webhooks } from './Migration20261201190100_payment_webhooks.js';
+import { Migration20261201190200_refunds } from './Migration20261201190200_refunds.js';
+import { Migration20261201190300_mass_charges } from './Migration20261201190300_mass_charges.js';
 import { Migration20261201180100_installment_plans } from './Migration20261201180100_installment_plans.js';
 import { Migration20261201180200_receipts } from './Migration20261201180200_receipts.js';
 import { Migration20261201180300_mass_invoicing } from './Migration20261201180300_mass_invoicing.js';
@@ -25,4 +32,11 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261201180100_installment_plans', class: Migration20261201180100_installment_plans },
   { name: 'Migration20261201180200_receipts', class: Migration20261201180200_receipts },
   { name: 'Migration20261201180300_mass_invoicing', class: Migration20261201180300_mass_invoicing },
+  { name: 'Migration20261201190000_payments', class: Migration20261201190000_payments },
+  { name: 'Migration20261201190100_payment_webhooks', class: Migration20261201190100_payment_webhooks },
+  { name: 'Migration20261201190200_refunds', class: Migration20261201190200_refunds },
+  { name: 'Migration20261201190300_mass_charges', class: Migration20261201190300_mass_charges },
+  { name: 'Migration20261201200000_agreements', class: Migration20261201200000_agreements },
+  { name: 'Migration20261201200100_billing_runs', class: Migration20261201200100_billing_runs },
+  { name: 'Migration20261201200200_dunning', class: Migration20261201200200_dunning },
 ];

@@ -76,8 +76,16 @@ export class AppModule {
           worker: config.runsWorker,
           schedule: options.scheduleJobs ?? true,
         }),
-        AgreementsModule,
-        PaymentsModule,
+        AgreementsModule.forRoot({
+          api: config.runsApi,
+          worker: config.runsWorker,
+          schedule: options.scheduleJobs ?? true,
+        }),
+        PaymentsModule.forRoot({
+          api: config.runsApi,
+          worker: config.runsWorker,
+          schedule: options.scheduleJobs ?? true,
+        }),
         NotificationsModule.forRoot({
           api: config.runsApi,
           worker: config.runsWorker,

@@ -46,7 +46,8 @@ async function main(): Promise<void> {
       redisUrl: services.redisUrl,
       onShutdown: () => services.stop(),
     }),
-    { bufferLogs: true },
+    // rawBody: webhooks are verified on the exact bytes received (req.rawBody); the JSON limit stays Express's 100 kB.
+    { bufferLogs: true, rawBody: true },
   );
   app.useLogger(app.get(PinoNestLogger));
   app.set('trust proxy', 'loopback');

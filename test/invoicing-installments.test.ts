@@ -1,11 +1,12 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { jest } from '@jest/globals';
 import { MikroORM } from '@mikro-orm/postgresql';
-import { GatewayError, GatewayErrorCode } from '../src/infra/payment-gateway/index.js';
+import { AppConfig } from '../src/config/index.js';
 import { InstallmentCharges, UNKNOWN_OUTCOME_GRACE_MS } from '../src/modules/invoicing/application/installment-charges.js';
-import { InstallmentCharger } from '../src/modules/invoicing/infrastructure/installment-charger.js';
+import { JANITOR_GRACE_MS, PaymentJanitor } from '../src/modules/payments/application/payment-janitor.js';
+import { TakePayment } from '../src/modules/payments/application/take-payment.use-case.js';
+import { SandboxWebhooks } from '../src/modules/payments/infrastructure/sandbox-webhooks.js';
 import { createCustomer, sandboxBankToken } from './support/builders.js';
 import { addUser, signUpOrganization, startTestApp, type TestApp } from './support/test-app.js';
 
@@ -15,7 +16,6 @@ type Member = Awaited<ReturnType<typeof addUser>>;
 const PLAN = `id customerId invoiceId invoiceIds paymentMethodId paymentMethodLabel status total { amount currency }
   cancelledAt cancelledBy cancelReason completedAt
   installments { id sequence dueOn amount { amount } status attempts lastError gatewayChargeId paidAt }`;
-const DAY = 86_400_000;
 
 /**
  * Installment plans over GraphQL, and the daily charge job run directly (`InstallmentCharges.runDue`) with the clock
@@ -67,22 +67,41 @@ describe('installment plans', () => {
   }
   const plan = async (id: string) => (await staff.client.ok(`query($id: ID!) { installmentPlan(id: $id) { ${PLAN} } }`, { id })).installmentPlan;
   const invoiceState = async (id: string) =>
-    (await staff.client.ok(`query($id: ID!) { invoice(id: $id) { status amountDue { amount } installmentPlan { id } } }`, { id })).invoice;
+    (await staff.client.ok(`query($id: ID!) { invoice(id: $id) { status amountDue { amount } amountPaid { amount } installmentPlan { id } } }`, { id })).invoice;
   const sum = (installments: { amount: { amount: string } }[]) => installments.reduce((s, i) => s + BigInt(i.amount.amount), 0n);
 
-  /** The charges the sandbox gateway holds for an installment (it stores every PaymentIntent it created). */
+  const db = () => t.app.get(MikroORM).em.fork();
+
+  /** The charges the sandbox gateway holds for an installment: every PaymentIntent of its payments. */
   async function gatewayCharges(installmentId: string): Promise<{ id: string; status: string }[]> {
-    return t.app
-      .get(MikroORM)
-      .em.fork()
-      .execute(
-        `select id, data->>'status' as status from sandbox_gateway_object where type = 'payment_intent' and data->'metadata'->>'installmentId' = ?`,
-        [installmentId],
-      );
+    return db().execute(
+      `select o.id, o.data->>'status' as status from sandbox_gateway_object o
+         join payment p on p.id::text = o.data->'metadata'->>'paymentId'
+        where o.type = 'payment_intent' and p.purpose = 'INSTALLMENT' and p.purpose_ref_id = ?
+        order by o.id`,
+      [installmentId],
+    );
+  }
+  /** The installment's payments in Payments (one per attempt key). */
+  async function installmentPayments(installmentId: string): Promise<{ id: string; status: string; idempotency_key: string; attempt_count: number }[]> {
+    return db().execute(
+      `select id, status, idempotency_key, attempt_count from payment where purpose = 'INSTALLMENT' and purpose_ref_id = ? order by created_at`,
+      [installmentId],
+    );
+  }
+  /** What Invoicing recorded for a customer (Payments records each successful payment once, under its id). */
+  async function receivedPayments(customerId: string): Promise<{ id: string; amount: string }[]> {
+    return db().execute(`select id, amount::text as amount from received_payment where customer_id = ? order by received_at, id`, [customerId]);
   }
   async function messages(customerId: string) {
     return (await owner.client.ok(`query($c: ID) { messages(customerId: $c) { nodes { kind channel } } }`, { c: customerId })).messages.nodes;
   }
+  const paymentFailedMessages = async (customerId: string) => (await messages(customerId)).filter((m: any) => m.kind === 'PAYMENT_FAILED');
+  const balance = async (customerId: string) =>
+    (await owner.client.ok(`query($id: ID!) { customer(id: $id) { balance { owed { amount } unallocatedPayments { amount } } } }`, { id: customerId })).customer
+      .balance;
+  const outboxEvents = async (type: string, installmentId: string) =>
+    db().execute(`select payload from outbox_message where type = ? and payload->>'installmentId' = ?`, [type, installmentId]);
 
   it('splits an awkward amount into equal parts without losing a cent: the first ones take the leftover', async () => {
     const c = await customer();
@@ -276,10 +295,10 @@ describe('installment plans', () => {
     expect(afterCancel.errors?.[0]?.extensions?.reason).toBe('INSTALLMENT_PLAN_NOT_ACTIVE');
   });
 
-  describe('the daily charge job', () => {
+  describe('the daily charge job (charging through Payments)', () => {
     beforeEach(() => t.clock.set('2026-03-02T18:00:00Z'));
 
-    it("charges what is due on the organization's today, exactly once, even when runs overlap, and pays the invoice down", async () => {
+    it("charges what is due on the organization's today once, even when runs overlap; Payments records the money once", async () => {
       const c = await customer();
       const pm = await saveMethod(c);
       const inv = await invoice(c, '30000');
@@ -291,15 +310,26 @@ describe('installment plans', () => {
       await runDue();
       expect((await plan(p.id)).installments[0].status).toBe('SCHEDULED');
       expect(await gatewayCharges(first.id)).toEqual([]);
+      expect(await installmentPayments(first.id)).toEqual([]);
 
       t.clock.set('2026-03-03T17:00:00Z');
       await runDue();
+      await t.drainOutbox();
       let now = await plan(p.id);
       expect(now.installments.map((i: any) => i.status)).toEqual(['PAID', 'SCHEDULED', 'SCHEDULED']);
       expect(now.installments[0]).toMatchObject({ attempts: 1, lastError: null });
       expect(now.installments[0].gatewayChargeId).toMatch(/^pi_/);
       expect(await gatewayCharges(first.id)).toEqual([{ id: now.installments[0].gatewayChargeId, status: 'succeeded' }]);
-      expect(await invoiceState(inv)).toMatchObject({ status: 'PARTIALLY_PAID', amountDue: { amount: '20000' } });
+      const [payment] = await installmentPayments(first.id);
+      expect(await installmentPayments(first.id)).toEqual([
+        { id: payment!.id, status: 'SUCCEEDED', idempotency_key: `installment:${first.id}:attempt:1`, attempt_count: 1 },
+      ]);
+      // Recorded once, by Payments, under the payment's id: the invoice and the balance are paid down once.
+      expect(await receivedPayments(c)).toEqual([{ id: payment!.id, amount: '10000' }]);
+      expect(await invoiceState(inv)).toMatchObject({ status: 'PARTIALLY_PAID', amountDue: { amount: '20000' }, amountPaid: { amount: '10000' } });
+      expect(await balance(c)).toEqual({ owed: { amount: '20000' }, unallocatedPayments: { amount: '0' } });
+      // The receipt follows Payments' record (one per payment).
+      expect(await db().execute(`select count(*)::int as n from receipt where payment_id = ?`, [payment!.id])).toEqual([{ n: 1 }]);
 
       // Again the same day: nothing more is charged.
       await runDue();
@@ -310,128 +340,196 @@ describe('installment plans', () => {
       t.clock.set('2026-03-10T17:00:00Z');
       await Promise.all([runDue(), runDue()]);
       expect(await gatewayCharges(second.id)).toHaveLength(1);
+      expect(await installmentPayments(second.id)).toHaveLength(1);
       expect(await gatewayCharges(third.id)).toEqual([]);
       now = await plan(p.id);
       expect(now.installments.map((i: any) => [i.status, i.attempts])).toEqual([['PAID', 1], ['PAID', 1], ['SCHEDULED', 0]]);
 
       t.clock.set('2026-03-17T17:00:00Z');
       await Promise.all([runDue(), runDue(), runDue()]);
+      await t.drainOutbox();
       expect(await gatewayCharges(third.id)).toHaveLength(1);
+      expect(await installmentPayments(third.id)).toHaveLength(1);
       now = await plan(p.id);
       expect(now.status).toBe('COMPLETED');
-      expect(await invoiceState(inv)).toMatchObject({ status: 'PAID', amountDue: { amount: '0' }, installmentPlan: null });
-      const payments = await t.app
-        .get(MikroORM)
-        .em.fork()
-        .execute(`select count(*)::int as n, sum(amount)::text as total from received_payment where customer_id = ?`, [c]);
-      expect(payments[0]).toEqual({ n: 3, total: '30000' });
+      expect(await invoiceState(inv)).toMatchObject({ status: 'PAID', amountDue: { amount: '0' }, amountPaid: { amount: '30000' }, installmentPlan: null });
+      expect(await balance(c)).toEqual({ owed: { amount: '0' }, unallocatedPayments: { amount: '0' } });
+      const received = await receivedPayments(c);
+      expect(received.map((r) => r.amount)).toEqual(['10000', '10000', '10000']);
+      const paymentIds = (await Promise.all([first, second, third].map((i: any) => installmentPayments(i.id)))).map((rows) => rows[0]!.id);
+      expect(received.map((r) => r.id).sort()).toEqual([...paymentIds].sort());
     });
 
-    it('a declined card: FAILED with the reason, InstallmentPaymentFailed published, the customer gets PAYMENT_FAILED', async () => {
+    it('a declined card: FAILED with the reason, the payment in the Action Center, one PAYMENT_FAILED email; a later retry pays it', async () => {
       const c = await customer();
       const pm = await saveMethod(c, 'pm_card_chargeCustomerFail');
       const inv = await invoice(c, '20000');
       const p = await createPlanOk({ invoiceId: inv, paymentMethodId: pm, count: 2, firstDueOn: '2026-03-02', interval: 'MONTHLY' });
       await runDue();
+      await t.drainOutbox();
       const failed = (await plan(p.id)).installments[0];
       expect(failed).toMatchObject({ status: 'FAILED', attempts: 1 });
       expect(failed.lastError).toMatch(/declined/i);
-      expect(await messages(c)).toContainEqual({ kind: 'PAYMENT_FAILED', channel: 'EMAIL' });
-      const events = await t.app
-        .get(MikroORM)
-        .em.fork()
-        .execute(`select payload from outbox_message where type = 'InstallmentPaymentFailed' and payload->>'installmentId' = ?`, [failed.id]);
-      expect(events).toHaveLength(1);
-      expect(events[0].payload).toMatchObject({ planId: p.id, customerId: c, invoiceIds: [inv], amount: { amount: '10000', currency: 'USD' }, reason: failed.lastError });
+      const [payment] = await installmentPayments(failed.id);
+      expect(payment).toMatchObject({ status: 'FAILED', idempotency_key: `installment:${failed.id}:attempt:1` });
+
+      // In the Payment Action Center, with what it was for and the same reason.
+      const center = (
+        await manager.client.ok(
+          `query($f: PaymentActionCenterFilter) { paymentActionCenter(filter: $f, first: 20) { nodes { id purpose purposeRefId failureMessage invoiceNumbers amount { amount } } } }`,
+          { f: { customerId: c } },
+        )
+      ).paymentActionCenter.nodes;
+      expect(center).toEqual([expect.objectContaining({ id: payment!.id, purpose: 'INSTALLMENT', purposeRefId: failed.id, amount: { amount: '10000' } })]);
+      expect(center[0].failureMessage).toBe(failed.lastError);
+
+      // The customer is told once (by Payments), not twice; no event of Invoicing's own duplicates PaymentFailed.
+      expect(await paymentFailedMessages(c)).toEqual([{ kind: 'PAYMENT_FAILED', channel: 'EMAIL' }]);
+      expect(await outboxEvents('InstallmentPaymentFailed', failed.id)).toEqual([]);
+
       // Not charged again by later runs; the invoice still owes it.
       await runDue();
+      await t.drainOutbox();
       expect(await gatewayCharges(failed.id)).toHaveLength(1);
+      expect(await installmentPayments(failed.id)).toHaveLength(1);
       expect(await invoiceState(inv)).toMatchObject({ status: 'OPEN', amountDue: { amount: '20000' } });
+      expect(await paymentFailedMessages(c)).toHaveLength(1);
+
+      // The customer gives a new card; the Action Center retries the same payment (attempt 2): the installment follows.
+      await manager.client.ok(`mutation($i: SavePaymentMethodInput!) { savePaymentMethod(input: $i) { paymentMethod { id } } }`, {
+        i: { customerId: c, token: 'pm_card_visa', consentGiven: true, makeDefault: true },
+      });
+      const retried = await manager.client.ok(`mutation($id: ID!) { retryPayment(paymentId: $id) { status attemptCount } }`, { id: payment!.id });
+      expect(retried.retryPayment).toEqual({ status: 'SUCCEEDED', attemptCount: 2 });
+      await t.drainOutbox();
+      await t.drainOutbox(); // a repeated delivery changes nothing
+      const paid = (await plan(p.id)).installments[0];
+      expect(paid).toMatchObject({ status: 'PAID', attempts: 1, lastError: null });
+      expect(await installmentPayments(failed.id)).toHaveLength(1);
+      expect(await receivedPayments(c)).toEqual([{ id: payment!.id, amount: '10000' }]);
+      expect(await invoiceState(inv)).toMatchObject({ status: 'PARTIALLY_PAID', amountDue: { amount: '10000' }, amountPaid: { amount: '10000' } });
     });
 
-    it('a bank debit stays PROCESSING, then settles on a later run', async () => {
+    it('a method that lost its consent fails the installment without any payment, and the customer is told once', async () => {
+      const c = await customer();
+      const pm = await saveMethod(c);
+      const inv = await invoice(c, '20000');
+      const p = await createPlanOk({ invoiceId: inv, paymentMethodId: pm, count: 2, firstDueOn: '2026-03-02', interval: 'MONTHLY' });
+      await manager.client.ok(`mutation($i: PaymentMethodConsentInput!) { revokePaymentMethodConsent(input: $i) { id } }`, { i: { id: pm } });
+      await runDue();
+      await t.drainOutbox();
+      const failed = (await plan(p.id)).installments[0];
+      expect(failed).toMatchObject({ status: 'FAILED', attempts: 1 });
+      expect(failed.lastError).toMatch(/consent|authorized/i);
+      expect(await installmentPayments(failed.id)).toEqual([]);
+      expect(await gatewayCharges(failed.id)).toEqual([]);
+      // Payments never saw it: Invoicing announces it (InstallmentPaymentFailed) and tells the customer itself.
+      expect(await outboxEvents('InstallmentPaymentFailed', failed.id)).toHaveLength(1);
+      expect(await paymentFailedMessages(c)).toEqual([{ kind: 'PAYMENT_FAILED', channel: 'EMAIL' }]);
+    });
+
+    it('a bank debit stays PROCESSING, then settles by the gateway webhook and the installment is PAID', async () => {
+      const settleMs = t.app.get(AppConfig).sandboxGateway.debitSettleSeconds * 1000;
+      const deliverDue = () => t.app.get(SandboxWebhooks).deliverDue(t.clock.now(), { endpoint: `${t.url}/webhooks/payments` });
       const c = await customer();
       const bank = await saveMethod(c, await sandboxBankToken(t.url));
       const inv = await invoice(c, '15000');
       const p = await createPlanOk({ invoiceId: inv, paymentMethodId: bank, count: 3, firstDueOn: '2026-03-02', interval: 'MONTHLY' });
       await runDue();
+      await t.drainOutbox();
       let first = (await plan(p.id)).installments[0];
       expect(first).toMatchObject({ status: 'PROCESSING', attempts: 1 });
       expect(first.gatewayChargeId).toMatch(/^pi_/);
+      expect(await installmentPayments(first.id)).toEqual([expect.objectContaining({ status: 'PROCESSING' })]);
       expect(await invoiceState(inv)).toMatchObject({ amountDue: { amount: '15000' } });
 
-      t.clock.set(new Date(Date.parse('2026-03-02T18:00:00Z') + DAY)); // not settled yet
+      // Not settled yet: a later run charges nothing more and the installment stays PROCESSING.
+      t.clock.advance(settleMs - 60_000);
+      expect(await deliverDue()).toEqual({ delivered: 0, failed: 0 });
       await runDue();
+      await t.drainOutbox();
       expect((await plan(p.id)).installments[0].status).toBe('PROCESSING');
+      expect(await gatewayCharges(first.id)).toHaveLength(1);
 
-      t.clock.set(new Date(Date.parse('2026-03-02T18:00:00Z') + 4 * DAY)); // the sandbox settles debits after 3 days
-      await runDue();
+      t.clock.advance(61_000);
+      expect(await deliverDue()).toEqual({ delivered: 1, failed: 0 });
+      await t.drainOutbox();
       first = (await plan(p.id)).installments[0];
       expect(first).toMatchObject({ status: 'PAID', attempts: 1 });
       expect(await gatewayCharges(first.id)).toEqual([{ id: first.gatewayChargeId, status: 'succeeded' }]);
+      expect(await receivedPayments(c)).toHaveLength(1);
       expect(await invoiceState(inv)).toMatchObject({ status: 'PARTIALLY_PAID', amountDue: { amount: '10000' } });
+      await runDue();
+      expect(await gatewayCharges(first.id)).toHaveLength(1);
     });
 
-    it('an unknown outcome (the charge went through, the answer was lost) is resolved with the same key: one charge', async () => {
+    it('an unknown outcome (a crash inside Payments after the gateway charged) is settled by the payments janitor: one charge', async () => {
       const c = await customer();
       const pm = await saveMethod(c);
       const inv = await invoice(c, '10000');
       const p = await createPlanOk({ invoiceId: inv, paymentMethodId: pm, count: 2, firstDueOn: '2026-03-02', interval: 'MONTHLY' });
-      const charger = t.app.get(InstallmentCharger);
-      const real = charger.charge.bind(charger);
-      const keys: string[] = [];
-      const spy = jest.spyOn(charger, 'charge').mockImplementationOnce(async (input) => {
-        keys.push(input.idempotencyKey);
-        await real(input);
-        throw new GatewayError(GatewayErrorCode.UNAVAILABLE, 'The payment processor did not answer');
-      });
+      const hooks = t.app.get(TakePayment).hooks;
+      hooks.afterGatewayCall = () => {
+        throw new Error('simulated crash after the gateway call');
+      };
       try {
         await runDue();
-        let first = (await plan(p.id)).installments[0];
-        expect(first).toMatchObject({ status: 'PROCESSING', gatewayChargeId: null, attempts: 1 });
-        expect(first.lastError).toMatch(/Outcome unknown/);
-
-        // Right after, another run leaves it alone (it may still be in flight).
-        await runDue();
-        expect((await plan(p.id)).installments[0].status).toBe('PROCESSING');
-
-        t.clock.set(new Date(Date.parse('2026-03-02T18:00:00Z') + UNKNOWN_OUTCOME_GRACE_MS + 60_000));
-        spy.mockImplementation(async (input) => {
-          keys.push(input.idempotencyKey);
-          return real(input);
-        });
-        await runDue();
-        first = (await plan(p.id)).installments[0];
-        expect(first).toMatchObject({ status: 'PAID', attempts: 1 });
-        expect(keys).toEqual([`installment:${first.id}:attempt:1`, `installment:${first.id}:attempt:1`]);
-        expect(await gatewayCharges(first.id)).toEqual([{ id: first.gatewayChargeId, status: 'succeeded' }]);
-        expect(await invoiceState(inv)).toMatchObject({ amountDue: { amount: '5000' } });
       } finally {
-        spy.mockRestore();
+        delete hooks.afterGatewayCall;
       }
+      let first = (await plan(p.id)).installments[0];
+      expect(first).toMatchObject({ status: 'PROCESSING', gatewayChargeId: null, attempts: 1 });
+      expect(first.lastError).toMatch(/Outcome unknown/);
+      expect(await installmentPayments(first.id)).toEqual([expect.objectContaining({ status: 'PENDING' })]);
+      expect(await gatewayCharges(first.id)).toHaveLength(1);
+
+      // Right after, another run leaves it alone (it may still be in flight).
+      await runDue();
+      expect((await plan(p.id)).installments[0].status).toBe('PROCESSING');
+
+      // The payments janitor asks the gateway under the attempt's key; the installment follows PaymentSucceeded.
+      t.clock.advance(JANITOR_GRACE_MS + 60_000);
+      await t.app.get(PaymentJanitor).runOnce(t.clock.now());
+      await t.drainOutbox();
+      first = (await plan(p.id)).installments[0];
+      expect(first).toMatchObject({ status: 'PAID', attempts: 1 });
+      expect(await gatewayCharges(first.id)).toEqual([expect.objectContaining({ status: 'succeeded' })]);
+      expect(await receivedPayments(c)).toHaveLength(1);
+      expect(await invoiceState(inv)).toMatchObject({ amountDue: { amount: '5000' } });
+
+      t.clock.advance(UNKNOWN_OUTCOME_GRACE_MS);
+      await runDue();
+      expect(await installmentPayments(first.id)).toHaveLength(1);
+      expect(await gatewayCharges(first.id)).toHaveLength(1);
     });
 
-    it('a worker killed after claiming (before the gateway call) leaves it PROCESSING; the next run charges it once', async () => {
+    it('a worker killed after claiming (before charging) leaves it PROCESSING; a later run charges it once, same attempt key', async () => {
       const c = await customer();
       const pm = await saveMethod(c);
       const inv = await invoice(c, '10000');
       const p = await createPlanOk({ invoiceId: inv, paymentMethodId: pm, count: 2, firstDueOn: '2026-03-02', interval: 'MONTHLY' });
       const id = p.installments[0].id;
-      // What the claim commits, with no gateway call after it.
-      await t.app
-        .get(MikroORM)
-        .em.fork()
-        .execute(
-          `update installment set status = 'PROCESSING', attempts = 1, idempotency_key = 'installment:' || id || ':attempt:1',
-             claimed_at = ?, payment_method_id = ? where id = ?`,
-          [new Date('2026-03-02T17:00:00Z'), pm, id],
-        );
+      // What the claim commits, with no charge after it: a minute ago.
+      await db().execute(
+        `update installment set status = 'PROCESSING', attempts = 1, idempotency_key = 'installment:' || id || ':attempt:1',
+           claimed_at = ?, payment_method_id = ? where id = ?`,
+        [new Date(t.clock.now().getTime() - 60_000), pm, id],
+      );
+      // Still within the grace period: it may be in flight on another worker, so it is left alone.
       await runDue();
+      expect((await plan(p.id)).installments[0].status).toBe('PROCESSING');
+      expect(await installmentPayments(id)).toEqual([]);
+
+      t.clock.advance(UNKNOWN_OUTCOME_GRACE_MS);
+      await Promise.all([runDue(), runDue()]);
+      await t.drainOutbox();
       const first = (await plan(p.id)).installments[0];
       expect(first).toMatchObject({ status: 'PAID', attempts: 1 });
+      expect(await installmentPayments(id)).toEqual([expect.objectContaining({ status: 'SUCCEEDED', idempotency_key: `installment:${id}:attempt:1` })]);
       expect(await gatewayCharges(id)).toHaveLength(1);
       await runDue();
       expect(await gatewayCharges(id)).toHaveLength(1);
+      expect(await receivedPayments(c)).toHaveLength(1);
     });
 
     it('sends an UPCOMING_INSTALLMENT reminder once, 3 days ahead', async () => {

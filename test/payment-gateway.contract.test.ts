@@ -627,3 +627,100 @@ describe('StripeGateway charges on the wire', () => {
     expect(sent(charge.idempotencyKey)).toHaveLength(0);
   });
 });
+
+/**
+ * Refunds and cancellation, against both adapters. Stripe cancels a PaymentIntent in `processing` only in rare cases
+ * (https://docs.stripe.com/api/payment_intents/cancel), so a processing ACH debit is refused there with a message
+ * saying to refund it once it settles; the sandbox cancels it (it stands for the case Stripe allows).
+ */
+describe.each([
+  ['sandbox', sandboxHarness],
+  ['stripe', stripeHarness],
+] as const)('PaymentGateway contract, refunds and cancellation: %s', (name, makeHarness) => {
+  let h: Harness;
+  let gateway: PaymentGateway;
+  beforeAll(async () => {
+    h = await makeHarness();
+    gateway = h.gateway;
+  });
+  afterAll(() => h.close());
+
+  const key = () => `test-${randomUUID()}`;
+  async function charged(token: string, amount = 10_000n, mandate: MandateAcceptance = offline()): Promise<GatewayCharge> {
+    const customer = await gateway.createCustomer({ organizationId: randomUUID(), customerId: randomUUID(), name: 'Jenny Rosen', email: null, phone: null, address: ADDRESS, idempotencyKey: key() });
+    const saved = await gateway.savePaymentMethod({ gatewayCustomerId: customer.id, paymentMethodId: token, billingAddress: ADDRESS, mandate, idempotencyKey: key() });
+    return gateway.createCharge({ gatewayCustomerId: customer.id, paymentMethodId: saved.id, amount, currency: 'USD', description: 'INV-0001', metadata: {}, offSession: true, idempotencyKey: key() });
+  }
+  const refund = (chargeId: string, amount: bigint, idempotencyKey = key()) => gateway.createRefund({ chargeId, amount, reason: 'Customer asked', idempotencyKey });
+
+  it('refunds part of a succeeded charge, then the rest, and refuses anything more', async () => {
+    const charge = await charged('pm_card_visa');
+    const first = await refund(charge.id, 6_000n);
+    expect(first).toMatchObject({ chargeId: charge.id, amount: 6_000n, currency: 'USD', status: 'succeeded', failure: null });
+    expect(first.id).toMatch(/^re_/);
+    expect(await gateway.getRefund(first.id)).toEqual(first);
+
+    const tooMuch = await refusal(refund(charge.id, 4_001n));
+    expect(tooMuch).toMatchObject({ code: GatewayErrorCode.INVALID_REQUEST, gatewayCode: 'amount_too_large', retryable: false });
+
+    expect((await refund(charge.id, 4_000n)).status).toBe('succeeded');
+    const nothingLeft = await refusal(refund(charge.id, 1n));
+    expect(nothingLeft).toMatchObject({ code: GatewayErrorCode.INVALID_REQUEST, gatewayCode: 'charge_already_refunded' });
+  });
+
+  it('replays a refund for the same idempotency key, and refuses the key with another amount', async () => {
+    const charge = await charged('pm_card_visa');
+    const k = key();
+    const first = await refund(charge.id, 2_500n, k);
+    const again = await refund(charge.id, 2_500n, k);
+    expect(again.id).toBe(first.id);
+    // The replay took nothing more: the rest is still 7,500.
+    expect((await refund(charge.id, 7_500n)).status).toBe('succeeded');
+    expect((await refusal(refund(charge.id, 100n, k))).gatewayCode).toBe('idempotency_error');
+  });
+
+  it('refuses to refund a declined charge or a bank debit that has not settled', async () => {
+    const declined = await charged('pm_card_chargeCustomerFail');
+    expect(declined.status).toBe('failed');
+    expect((await refusal(refund(declined.id, 100n))).code).toBe(GatewayErrorCode.INVALID_REQUEST);
+    const debit = await charged(await h.bankToken('success'), 10_000n, online());
+    expect(debit.status).toBe('processing');
+    expect((await refusal(refund(debit.id, 100n))).code).toBe(GatewayErrorCode.INVALID_REQUEST);
+    expect((await h.settle(debit.id)).status).toBe('succeeded');
+    expect((await refund(debit.id, 10_000n)).status).toBe('succeeded');
+  });
+
+  it('refuses to cancel a succeeded card charge (refund it instead)', async () => {
+    const charge = await charged('pm_card_visa');
+    const error = await refusal(gateway.cancelCharge(charge.id, key()));
+    expect(error.code).toBe(GatewayErrorCode.INVALID_REQUEST);
+    expect(error.message).toMatch(/refund/i);
+    expect((await gateway.getCharge(charge.id)).status).toBe('succeeded');
+  });
+
+  if (name === 'sandbox') {
+    it('cancels a processing bank debit: canceled, and it never settles', async () => {
+      const debit = await charged(await h.bankToken('success'), 10_000n, online());
+      const k = key();
+      const canceled = await gateway.cancelCharge(debit.id, k);
+      expect(canceled).toMatchObject({ id: debit.id, status: 'canceled', amount: 10_000n, failure: null });
+      expect((await gateway.cancelCharge(debit.id, k)).status).toBe('canceled');
+      expect((await h.settle(debit.id)).status).toBe('canceled');
+      expect((await refusal(refund(debit.id, 100n))).code).toBe(GatewayErrorCode.INVALID_REQUEST);
+    });
+  } else {
+    it('refuses to cancel a processing bank debit, as Stripe does, saying to refund it once it settles', async () => {
+      const debit = await charged(await h.bankToken('success'), 10_000n, online());
+      const error = await refusal(gateway.cancelCharge(debit.id, key()));
+      expect(error).toMatchObject({ code: GatewayErrorCode.INVALID_REQUEST, gatewayCode: 'payment_intent_unexpected_state' });
+      expect(error.message).toMatch(/already processing.*settles.*refund/i);
+      expect((await gateway.getCharge(debit.id)).status).toBe('processing');
+    });
+  }
+
+  it('answers NOT_FOUND for an unknown charge or refund', async () => {
+    expect((await refusal(refund('pi_doesnotexist123', 100n))).code).toBe(GatewayErrorCode.NOT_FOUND);
+    expect((await refusal(gateway.getRefund('re_doesnotexist123'))).code).toBe(GatewayErrorCode.NOT_FOUND);
+    expect((await refusal(gateway.cancelCharge('pi_doesnotexist123', key()))).code).toBe(GatewayErrorCode.NOT_FOUND);
+  });
+});

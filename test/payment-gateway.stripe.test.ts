@@ -261,6 +261,72 @@ describe('payment gateway configuration', () => {
     expect(error.message).toContain('STRIPE_SECRET_KEY: is required when NODE_ENV=production');
     expect(error.message).toContain('PAYMENT_GATEWAY=sandbox');
     expect(loadConfig({ ...production, PAYMENT_GATEWAY: 'sandbox' }).paymentGateway.name).toBe('sandbox');
-    expect(loadConfig({ ...production, STRIPE_SECRET_KEY: 'sk_live_abcdefgh123' }).paymentGateway.name).toBe('stripe');
+    // Stripe in production also needs the webhook signing secret: without it no webhook could be verified.
+    expect(configError({ ...production, STRIPE_SECRET_KEY: 'sk_live_abcdefgh123' }).message).toContain('STRIPE_WEBHOOK_SECRET');
+    expect(
+      loadConfig({ ...production, STRIPE_SECRET_KEY: 'sk_live_abcdefgh123', STRIPE_WEBHOOK_SECRET: 'whsec_abcdefgh123' }).paymentGateway.name,
+    ).toBe('stripe');
+  });
+});
+
+describe('StripeGateway when Stripe rate-limits (429)', () => {
+  let server: StripeTestServer;
+  const CREATE_INTENT = { method: 'POST', path: '/v1/payment_intents' };
+  // Short pauses so the test is quick; the production defaults are 500 ms doubling, within 30 s.
+  const make = (options: Partial<StripeGatewayOptions> = {}) =>
+    new StripeGateway({ ...server.gatewayOptions, maxNetworkRetries: 2, rateLimitBaseDelayMs: 20, ...options });
+  const charge = (idempotencyKey = `charge-${randomUUID()}`) => ({
+    gatewayCustomerId: null,
+    paymentMethodId: 'pm_card_visa',
+    amount: 1_500n,
+    currency: 'USD',
+    description: 'Invoice INV-0042',
+    metadata: { organizationId: 'org-1' },
+    offSession: false,
+    idempotencyKey,
+  });
+  const sent = (key: string) => server.requestsTo('POST', '/v1/payment_intents').filter((r) => r.idempotencyKey === key);
+  const intents = () => [...server.objects.values()].filter((o) => o.object === 'payment_intent');
+
+  beforeAll(async () => {
+    Logger.overrideLogger(false);
+    server = await new StripeTestServer().start();
+  });
+  afterAll(() => server.stop());
+
+  it('retries a 429 after a pause with the same idempotency key, and charges once', async () => {
+    const before = intents().length;
+    const input = charge();
+    server.failNext(429, 2, CREATE_INTENT);
+    expect((await make().createCharge(input)).status).toBe('succeeded');
+    expect(sent(input.idempotencyKey).map((r) => r.status)).toEqual([429, 429, 200]);
+    expect(intents().length).toBe(before + 1);
+  });
+
+  it('retries reads too (a rate-limited payment method lookup)', async () => {
+    server.failNext(429, 1, { method: 'GET', path: '/v1/payment_methods/pm_card_visa' });
+    const pm = await make().describePaymentMethod('pm_card_visa');
+    expect(pm.card).toMatchObject({ last4: '4242' });
+  });
+
+  it('gives up after its retries: UNAVAILABLE, retryable, and nothing was charged', async () => {
+    const before = intents().length;
+    const input = charge();
+    server.failNext(429, 3, CREATE_INTENT);
+    const error = await refusal(make().createCharge(input));
+    expect(error).toMatchObject({ code: GatewayErrorCode.UNAVAILABLE, gatewayCode: 'rate_limit', retryable: true });
+    expect(sent(input.idempotencyKey)).toHaveLength(3);
+    expect(intents().length).toBe(before);
+    // The caller's later try under the same key charges once.
+    expect((await make().createCharge(input)).status).toBe('succeeded');
+    expect(intents().length).toBe(before + 1);
+  });
+
+  it('does not wait beyond its time budget', async () => {
+    const input = charge();
+    server.failNext(429, 1, CREATE_INTENT);
+    const error = await refusal(make({ rateLimitBaseDelayMs: 60_000, rateLimitBudgetMs: 1_000 }).createCharge(input));
+    expect(error.code).toBe(GatewayErrorCode.UNAVAILABLE);
+    expect(sent(input.idempotencyKey)).toHaveLength(1);
   });
 });

@@ -1,4 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { getQueueToken } from '@nestjs/bull';
+import type { Queue } from 'bull';
+import { waitForQueueIdle } from '#libs/testing/index.js';
+import { MASS_CHARGE_QUEUE } from '../src/modules/payments/index.js';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { getIntrospectionQuery, type IntrospectionQuery, type IntrospectionInputValue, type IntrospectionType } from 'graphql';
 import { addUser, signUpOrganization, startTestApp, type TestApp } from './support/test-app.js';
@@ -6,6 +10,13 @@ import { addUser, signUpOrganization, startTestApp, type TestApp } from './suppo
 type Org = Awaited<ReturnType<typeof signUpOrganization>>;
 const ADDRESS = { line1: '1 Victim Way', city: 'Springfield', postalCode: '12345', country: 'US' };
 const MONEY = { amount: '100', currency: 'USD' };
+const AGREEMENT = {
+  name: 'Pool care',
+  terms: 'Weekly cleaning.',
+  frequency: 'MONTHLY',
+  startDate: '2099-01-01',
+  lines: [{ description: 'Weekly cleaning', unitPrice: '12000' }],
+};
 interface Victim {
   org: Org;
   staffUserId: string;
@@ -32,6 +43,12 @@ interface Victim {
   installmentPlanId: string;
   installmentId: string;
   massInvoiceId: string;
+  /** A card payment of that customer, and a mass charge batch. */
+  paymentId: string;
+  massChargeId: string;
+  /** A quoted agreement of that customer, and a one-off work order. */
+  agreementId: string;
+  workOrderId: string;
 }
 
 /**
@@ -159,6 +176,53 @@ const CASES: Record<string, (a: Org, b: Victim) => Promise<{ errors?: { extensio
     a.client.request(`mutation($i: CreateMassInvoiceInput!) { createMassInvoice(input: $i) { id } }`, {
       i: { customerIds: [b.customerAccountId], lines: [{ description: 'Intrusion', unitPrice: '100' }], issue: true },
     }),
+  payment: (a, b) => a.client.request(`query($id: ID!) { payment(id: $id) { id } }`, { id: b.paymentId }),
+  takePayment: (a, b) =>
+    a.client.request(`mutation($i: TakePaymentInput!) { takePayment(input: $i) { id } }`, {
+      i: { customerId: b.customerAccountId, paymentMethodId: b.paymentMethodId, amount: MONEY },
+    }),
+  refundPayment: (a, b) =>
+    a.client.request(`mutation($i: RefundPaymentInput!) { refundPayment(input: $i) { id } }`, { i: { paymentId: b.paymentId, reason: 'Hijacked' } }),
+  cancelPayment: (a, b) => a.client.request(`mutation($id: ID!) { cancelPayment(paymentId: $id, reason: "Hijacked") { id } }`, { id: b.paymentId }),
+  retryPayment: (a, b) => a.client.request(`mutation($id: ID!) { retryPayment(paymentId: $id) { id } }`, { id: b.paymentId }),
+  resolvePayment: (a, b) => a.client.request(`mutation($id: ID!) { resolvePayment(paymentId: $id, note: "Hijacked") { id } }`, { id: b.paymentId }),
+  requestPaymentMethodUpdate: (a, b) =>
+    a.client.request(`mutation($id: ID!) { requestPaymentMethodUpdate(paymentId: $id, channels: [EMAIL]) { id } }`, { id: b.paymentId }),
+  processingPayments: (a, b) =>
+    a.client.request(`query($id: ID) { processingPayments(customerId: $id) { totalCount } }`, { id: b.customerAccountId }),
+  massCharge: (a, b) => a.client.request(`query($id: ID!) { massCharge(id: $id) { id } }`, { id: b.massChargeId }),
+  resumeMassCharge: (a, b) => a.client.request(`mutation($id: ID!) { resumeMassCharge(id: $id) { id } }`, { id: b.massChargeId }),
+  cancelMassCharge: (a, b) => a.client.request(`mutation($id: ID!) { cancelMassCharge(id: $id) { id } }`, { id: b.massChargeId }),
+  createMassCharge: (a, b) =>
+    a.client.request(`mutation($i: CreateMassChargeInput!) { createMassCharge(input: $i) { id } }`, {
+      i: { customerIds: [b.customerAccountId], amountMode: 'FIXED', amount: '100' },
+    }),
+  agreement: (a, b) => a.client.request(`query($id: ID!) { agreement(id: $id) { id } }`, { id: b.agreementId }),
+  createAgreementQuote: (a, b) =>
+    a.client.request(`mutation($i: CreateAgreementQuoteInput!) { createAgreementQuote(input: $i) { id } }`, {
+      i: { ...AGREEMENT, customerId: b.customerAccountId },
+    }),
+  updateAgreementQuote: (a, b) =>
+    a.client.request(`mutation($id: ID!) { updateAgreementQuote(id: $id, input: { name: "Hijacked" }) { id } }`, { id: b.agreementId }),
+  sendAgreement: (a, b) => a.client.request(`mutation($id: ID!) { sendAgreement(id: $id) { id } }`, { id: b.agreementId }),
+  approveAgreement: (a, b) => a.client.request(`mutation($id: ID!) { approveAgreement(id: $id) { id } }`, { id: b.agreementId }),
+  closeAgreement: (a, b) => a.client.request(`mutation($id: ID!) { closeAgreement(id: $id, reason: "Hijacked") { id } }`, { id: b.agreementId }),
+  createRenewalQuote: (a, b) => a.client.request(`mutation($id: ID!) { createRenewalQuote(agreementId: $id) { id } }`, { id: b.agreementId }),
+  createRenewalQuotes: (a, b) =>
+    a.client.request(`mutation($id: ID!) { createRenewalQuotes(input: { ids: [$id] }) { __typename } }`, { id: b.agreementId }),
+  sendRenewalNotices: (a, b) =>
+    a.client.request(`mutation($id: ID!) { sendRenewalNotices(input: { ids: [$id] }) { __typename } }`, { id: b.agreementId }),
+  workOrder: (a, b) => a.client.request(`query($id: ID!) { workOrder(id: $id) { id } }`, { id: b.workOrderId }),
+  createWorkOrder: (a, b) =>
+    a.client.request(`mutation($i: CreateWorkOrderInput!) { createWorkOrder(input: $i) { id } }`, {
+      i: { customerId: b.customerAccountId, scheduledFor: '2099-01-10', title: 'Intrusion' },
+    }),
+  completeWorkOrder: (a, b) => a.client.request(`mutation($id: ID!) { completeWorkOrder(id: $id) { id } }`, { id: b.workOrderId }),
+  cancelWorkOrder: (a, b) => a.client.request(`mutation($id: ID!) { cancelWorkOrder(id: $id) { id } }`, { id: b.workOrderId }),
+  invoiceWorkOrder: (a, b) =>
+    a.client.request(`mutation($id: ID!) { invoiceWorkOrder(id: $id, lines: [{ description: "Intrusion", unitPrice: "100" }]) { id } }`, {
+      id: b.workOrderId,
+    }),
 };
 
 /**
@@ -173,6 +237,24 @@ const FILTERS: Record<string, (a: Org, b: Victim) => Promise<{ totalCount: numbe
       .paymentProfileRequests,
   receipts: async (a, b) =>
     (await a.client.ok(`query($id: ID) { receipts(customerId: $id) { totalCount nodes { id } } }`, { id: b.customerAccountId })).receipts,
+  payments: async (a, b) =>
+    (await a.client.ok(`query($id: ID) { payments(filter: { customerId: $id }) { totalCount nodes { id } } }`, { id: b.customerAccountId })).payments,
+  myPayments: async (a, b) =>
+    (await a.client.ok(`query($id: ID) { myPayments(filter: { customerId: $id }) { totalCount nodes { id } } }`, { id: b.customerAccountId }))
+      .myPayments,
+  paymentActionCenter: async (a, b) =>
+    (await a.client.ok(`query($id: ID) { paymentActionCenter(filter: { customerId: $id }) { totalCount nodes { id } } }`, { id: b.customerAccountId }))
+      .paymentActionCenter,
+  agreements: async (a, b) =>
+    (await a.client.ok(`query($id: ID) { agreements(filter: { customerId: $id }) { totalCount nodes { id } } }`, { id: b.customerAccountId })).agreements,
+  workOrders: async (a, b) =>
+    (await a.client.ok(`query($id: ID) { workOrders(customerId: $id) { totalCount nodes { id } } }`, { id: b.customerAccountId })).workOrders,
+  dispatchableWorkOrders: async (a, b) =>
+    (
+      await a.client.ok(`query($id: ID) { dispatchableWorkOrders(from: "2099-01-01", to: "2099-12-31", technicianUserId: $id) { totalCount nodes { id } } }`, {
+        id: b.staffUserId,
+      })
+    ).dispatchableWorkOrders,
   invoices: async (a, b) =>
     (await a.client.ok(`query($id: ID) { invoices(filter: { customerId: $id }) { totalCount nodes { id } } }`, { id: b.customerAccountId })).invoices,
 };
@@ -247,7 +329,29 @@ describe('tenancy: one organization never reaches another one\'s records', () =>
         i: { customerIds: [customerAccountId], lines: [{ description: 'Late fee', unitPrice: '1500' }], issue: false },
       })
     ).createMassInvoice.id;
-    await t.drainOutbox(); // the payment's receipt
+    const paidInvoiceId = (await invoice('Filter cleaning', true)).createInvoice.id;
+    const paymentId = (
+      await orgB.client.ok(`mutation($i: TakePaymentInput!) { takePayment(input: $i) { id status } }`, {
+        i: { customerId: customerAccountId, paymentMethodId, amount: { amount: '2500', currency: 'USD' }, invoices: [{ invoiceId: paidInvoiceId, amount: { amount: '2500', currency: 'USD' } }] },
+      })
+    ).takePayment.id;
+    const massChargeId = (
+      await orgB.client.ok(`mutation($i: CreateMassChargeInput!) { createMassCharge(input: $i) { id } }`, {
+        i: { customerIds: [customerAccountId], amountMode: 'FIXED', amount: '900' },
+      })
+    ).createMassCharge.id;
+    const agreementId = (
+      await orgB.client.ok(`mutation($i: CreateAgreementQuoteInput!) { createAgreementQuote(input: $i) { id } }`, {
+        i: { ...AGREEMENT, customerId: customerAccountId },
+      })
+    ).createAgreementQuote.id;
+    const workOrderId = (
+      await orgB.client.ok(`mutation($i: CreateWorkOrderInput!) { createWorkOrder(input: $i) { id } }`, {
+        i: { customerId: customerAccountId, scheduledFor: '2099-02-01', title: 'Heater repair', technicianUserId: staff.userId },
+      })
+    ).createWorkOrder.id;
+    await waitForQueueIdle(t.app.get<Queue>(getQueueToken(MASS_CHARGE_QUEUE))); // the 9.00 on-account charge
+    await t.drainOutbox(); // the payments' receipts
     const receiptId = (await orgB.client.ok(`query($c: ID) { receipts(customerId: $c) { nodes { id } } }`, { c: customerAccountId })).receipts.nodes[0]
       .id;
     b = {
@@ -270,6 +374,10 @@ describe('tenancy: one organization never reaches another one\'s records', () =>
       installmentPlanId: plan.id,
       installmentId: plan.installments[0].id,
       massInvoiceId,
+      paymentId,
+      massChargeId,
+      agreementId,
+      workOrderId,
     };
   });
   afterAll(() => t.close());
@@ -321,8 +429,14 @@ describe('tenancy: one organization never reaches another one\'s records', () =>
     const balance = await b.org.client.ok(`query($id: ID!) { customer(id: $id) { balance { owed { amount } creditAvailable { amount } unallocatedPayments { amount } } } }`, {
       id: b.customerAccountId,
     });
-    // Two issued invoices of 25.00, the 3.00 credit and the 7.00 payment untouched by A's attempts.
-    expect(balance.customer.balance).toEqual({ owed: { amount: '5000' }, creditAvailable: { amount: '300' }, unallocatedPayments: { amount: '700' } });
+    // Two issued invoices of 25.00 owed, the 3.00 credit, the 7.00 cheque and the 9.00 mass charge on account, untouched by A.
+    expect(balance.customer.balance).toEqual({ owed: { amount: '5000' }, creditAvailable: { amount: '300' }, unallocatedPayments: { amount: '1600' } });
+    const payment = await b.org.client.ok(`query($id: ID!) { payment(id: $id) { status amountRefunded { amount } resolution } }`, { id: b.paymentId });
+    expect(payment.payment).toEqual({ status: 'SUCCEEDED', amountRefunded: { amount: '0' }, resolution: null });
+    const agreement = await b.org.client.ok(`query($id: ID!) { agreement(id: $id) { name status } }`, { id: b.agreementId });
+    expect(agreement.agreement).toEqual({ name: 'Pool care', status: 'QUOTE' });
+    const workOrder = await b.org.client.ok(`query($id: ID!) { workOrder(id: $id) { status } }`, { id: b.workOrderId });
+    expect(workOrder.workOrder.status).toBe('SCHEDULED');
     const plan = await b.org.client.ok(`query($id: ID!) { installmentPlan(id: $id) { status installments { id status dueOn } } }`, { id: b.installmentPlanId });
     expect(plan.installmentPlan.status).toBe('ACTIVE');
     expect(plan.installmentPlan.installments.map((i: { status: string }) => i.status)).toEqual(['SCHEDULED', 'SCHEDULED']);

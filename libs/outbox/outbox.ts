@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { Clock, type DomainEvent } from '../ddd/index.js';
+import { Clock, type DomainEvent, newId } from '../ddd/index.js';
 import { OutboxMessage } from './outbox-message.entity.js';
 
 /**
@@ -19,5 +19,19 @@ export class Outbox {
     message.occurredAt = this.clock.now();
     em.persist(message);
     return message;
+  }
+
+  /**
+   * Many events in one multi-row INSERT, in the caller's transaction (bulk paths that write with SQL and never
+   * flush). Same rows as `record`.
+   */
+  async recordMany(em: EntityManager, events: readonly DomainEvent<object>[]): Promise<void> {
+    if (!events.length) return;
+    const rows = events.map((e) => ({ id: newId(), organization_id: e.organizationId, type: e.type, payload: e.payload }));
+    await em.execute(
+      `insert into outbox_message (id, organization_id, type, payload, occurred_at, relay_attempts)
+       select r.id, r.organization_id, r.type, r.payload, ?, 0 from jsonb_to_recordset(?::jsonb) as r(id uuid, organization_id uuid, type text, payload jsonb)`,
+      [this.clock.now(), JSON.stringify(rows, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))],
+    );
   }
 }

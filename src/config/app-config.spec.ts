@@ -7,6 +7,7 @@ const PRODUCTION = {
   DATABASE_URL: 'postgres://settle@db:5432/settle',
   REDIS_URL: 'redis://cache:6379',
   STRIPE_SECRET_KEY: 'sk_test_not_a_real_key',
+  STRIPE_WEBHOOK_SECRET: 'whsec_not_a_real_secret',
 };
 
 /** The ConfigError loadConfig throws for `env` (fails the test when it does not throw one). */
@@ -120,6 +121,15 @@ describe('loadConfig', () => {
     const error = configError({ ...PRODUCTION, JWT_SECRET: '', REDIS_URL: '' });
     expect(variables(error)).toEqual(['JWT_SECRET', 'REDIS_URL']);
     expect(error.message).toContain('JWT_SECRET: is required when NODE_ENV=production');
+  });
+
+  it('in production with Stripe requires STRIPE_WEBHOOK_SECRET (bank debits settle by webhook)', () => {
+    const { STRIPE_WEBHOOK_SECRET: _secret, ...withoutSecret } = PRODUCTION;
+    const error = configError(withoutSecret);
+    expect(variables(error)).toEqual(['STRIPE_WEBHOOK_SECRET']);
+    expect(loadConfig({ ...withoutSecret, NODE_ENV: 'development' }).paymentGateway.stripe?.webhookSecret).toBeUndefined();
+    expect(loadConfig(PRODUCTION).paymentGateway.stripe?.webhookSecret).toBe('whsec_not_a_real_secret');
+    expect(variables(configError({ ...PRODUCTION, STRIPE_WEBHOOK_SECRET: 'secret' }))).toEqual(['STRIPE_WEBHOOK_SECRET']);
   });
 
   it("settles the sandbox's bank debits after 3 days unless SANDBOX_DEBIT_SETTLE_SECONDS says otherwise (0: at once)", () => {

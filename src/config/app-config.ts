@@ -42,14 +42,32 @@ export class AppConfig {
     /** How long a payment profile request's link works. */
     profileRequestTtlHours: number;
   };
+  readonly agreements!: {
+    /** How long an agreement's sign-up link works. */
+    signupTtlHours: number;
+  };
   readonly shutdownTimeoutMs!: number;
   /** Which PaymentGateway adapter runs; `stripe` is set only with the stripe gateway. */
   readonly paymentGateway!: {
     name: 'stripe' | 'sandbox';
-    stripe?: { secretKey: string; apiUrl: string; host: string; port: number; protocol: 'http' | 'https' };
+    stripe?: {
+      secretKey: string;
+      apiUrl: string;
+      host: string;
+      port: number;
+      protocol: 'http' | 'https';
+      /** Verifies POST /webhooks/payments; without it every delivery is refused (required in production). */
+      webhookSecret?: string;
+    };
   };
+  /** The pace of the charging jobs: at most this many gateway charges per second, over all workers (ChargePacer). */
+  readonly gatewayPacing!: { chargesPerSecond: number };
   /** The sandbox gateway: its bank debits stay `processing` this long (by the injected clock) before they settle. */
-  readonly sandboxGateway!: { debitSettleSeconds: number };
+  readonly sandboxGateway!: {
+    debitSettleSeconds: number;
+    /** SANDBOX_WEBHOOK_SECRET; when unset the sandbox derives one from JWT_SECRET (see SandboxGateway.webhookSecret). */
+    webhookSecret?: string;
+  };
 
   get isProduction(): boolean {
     return this.env === 'production';
@@ -108,6 +126,10 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
   if (gateway === 'stripe' && !e.STRIPE_SECRET_KEY) {
     problems.push({ variable: 'STRIPE_SECRET_KEY', message: 'is required when PAYMENT_GATEWAY=stripe' });
   }
+  if (e.NODE_ENV === 'production' && gateway === 'stripe' && !e.STRIPE_WEBHOOK_SECRET) {
+    // Without it bank debits would stay PROCESSING until the janitor asks, and Stripe's retries would pile up.
+    problems.push({ variable: 'STRIPE_WEBHOOK_SECRET', message: 'is required when NODE_ENV=production and the gateway is Stripe' });
+  }
   if (e.NODE_ENV === 'production' && !e.PAYMENT_GATEWAY && !e.STRIPE_SECRET_KEY) {
     // Production never falls back to the sandbox silently: real customers would be told their real card is refused.
     problems.push({
@@ -159,6 +181,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
       leaseMs: e.NOTIFY_LEASE_MS,
     },
     wallet: { profileRequestTtlHours: e.PROFILE_REQUEST_TTL_HOURS },
+    agreements: { signupTtlHours: e.AGREEMENT_SIGNUP_TTL_HOURS },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     paymentGateway: {
       name: gateway,
@@ -170,10 +193,14 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
               host: stripeApi.hostname,
               port: Number(stripeApi.port) || (stripeApi.protocol === 'https:' ? 443 : 80),
               protocol: stripeApi.protocol === 'https:' ? 'https' : 'http',
+              webhookSecret: e.STRIPE_WEBHOOK_SECRET,
             }
           : undefined,
     },
-    sandboxGateway: { debitSettleSeconds: e.SANDBOX_DEBIT_SETTLE_SECONDS },
+    gatewayPacing: {
+      chargesPerSecond: e.GATEWAY_CHARGES_PER_SECOND ?? (gateway === 'stripe' && /^(sk|rk)_live_/.test(e.STRIPE_SECRET_KEY ?? '') ? 80 : 20),
+    },
+    sandboxGateway: { debitSettleSeconds: e.SANDBOX_DEBIT_SETTLE_SECONDS, webhookSecret: e.SANDBOX_WEBHOOK_SECRET },
   });
 }
 

@@ -42,6 +42,7 @@ export const envSchema = z.object({
   JWT_REFRESH_TTL_SECONDS: int(3_600, 31_536_000).default(2_592_000),
   INVITATION_TTL_HOURS: int(1, 720).default(72),
   PROFILE_REQUEST_TTL_HOURS: int(1, 720).default(72),
+  AGREEMENT_SIGNUP_TTL_HOURS: int(1, 720).default(168),
   LOGIN_MAX_ATTEMPTS: int(1, 1000).default(5),
   LOGIN_WINDOW_SECONDS: int(1, 86_400).default(900),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
@@ -73,8 +74,17 @@ export const envSchema = z.object({
     .regex(/^(sk|rk)_\S{8,}$/, 'must be a Stripe secret or restricted key, starting with sk_ or rk_ (e.g. sk_test_...)')
     .optional(),
   STRIPE_API_URL: url(['http:', 'https:']).default('https://api.stripe.com'),
+  /** The signing secret of the Stripe webhook endpoint (/webhooks/payments), from Stripe's dashboard or `stripe listen`. */
+  STRIPE_WEBHOOK_SECRET: z.string().trim().regex(/^whsec_\S{8,}$/, "must be a Stripe webhook signing secret, starting with whsec_").optional(),
   /** Sandbox only: how long a bank debit stays `processing` before the test bank's answer (3 days by default). */
   SANDBOX_DEBIT_SETTLE_SECONDS: int(0, 2_592_000).default(259_200),
+  /**
+   * Charges per second the charging jobs (mass charges, billing runs) send to the gateway, shared by every worker.
+   * Default 20 (Stripe test mode allows about 25/s, and the sandbox), 80 with a live Stripe key (about 100/s live).
+   */
+  GATEWAY_CHARGES_PER_SECOND: int(1, 10_000).optional(),
+  /** Sandbox only: the secret its simulated webhooks are signed with (derived from JWT_SECRET when unset). */
+  SANDBOX_WEBHOOK_SECRET: z.string().min(32, 'must be at least 32 characters (use `openssl rand -base64 48`)').optional(),
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -29,8 +29,9 @@ import {
  * Implemented: customers (create, retrieve), payment_methods (create, retrieve, update, attach, detach), setup_intents
  * (create with confirm, retrieve), checkout/sessions in setup mode (create, retrieve with expand, expire),
  * payment_intents (create with confirm, retrieve: cards succeed or are declined with a 402 card_error embedding the
- * intent; bank debits stay `processing` until the test settles them). New resources (refunds) are added with
- * `route()` and the helpers below.
+ * intent; bank debits stay `processing` until the test settles them; cancel, refused for a processing debit as at
+ * Stripe), refunds (create, retrieve: never more than the charge has left). New resources are added with `route()`
+ * and the helpers below.
  *
  * Test controls: `completeCheckoutSession(id, token)` does what a customer does on Checkout's page;
  * `settlePaymentIntent(id, result?)` is the bank's later answer to a processing debit; `failNext(...)`
@@ -118,6 +119,9 @@ export class StripeTestServer {
     this.route('POST', '/v1/checkout/sessions/:id/expire', (r) => this.expireCheckoutSession(r));
     this.route('POST', '/v1/payment_intents', (r) => this.createPaymentIntent(r));
     this.route('GET', '/v1/payment_intents/:id', (r) => ok(this.expand(this.must(r.params.id!, 'payment_intent'), r.query)));
+    this.route('POST', '/v1/payment_intents/:id/cancel', (r) => this.cancelPaymentIntent(r));
+    this.route('POST', '/v1/refunds', (r) => this.createRefund(r));
+    this.route('GET', '/v1/refunds/:id', (r) => ok(this.expand(this.must(r.params.id!, 'refund'), r.query)));
   }
 
   get url(): string {
@@ -615,6 +619,81 @@ export class StripeTestServer {
         throw new StripeApiError(outcome.error.status, { ...error, charge: chargeId, payment_intent: structuredClone(intent), doc_url: `https://docs.stripe.com/error-codes/${outcome.error.code}` });
       }
     }
+  }
+
+  /**
+   * Like Stripe: a PaymentIntent can be cancelled while it needs something (a method, a confirmation, an action, a
+   * capture); Stripe allows `processing` only in rare cases, which this server does not model, so a processing bank
+   * debit is refused as at Stripe. Cancelling a canceled or succeeded intent is refused too.
+   */
+  private cancelPaymentIntent(r: StripeRequest): StripeResponse {
+    const intent = this.must(r.params.id!, 'payment_intent');
+    const cancelable = ['requires_payment_method', 'requires_capture', 'requires_confirmation', 'requires_action'];
+    if (!cancelable.includes(intent.status as string)) {
+      throw invalid(
+        `You cannot cancel this PaymentIntent because it has a status of ${String(intent.status)}. Only a PaymentIntent with one of the following statuses may be canceled: ${cancelable.join(', ')}.`,
+        undefined,
+        'payment_intent_unexpected_state',
+      );
+    }
+    const reason = str(r.body.cancellation_reason);
+    if (reason && !['duplicate', 'fraudulent', 'requested_by_customer', 'abandoned'].includes(reason)) {
+      throw invalid(`Invalid cancellation_reason: must be one of duplicate, fraudulent, requested_by_customer, abandoned`, 'cancellation_reason', 'parameter_invalid_string');
+    }
+    Object.assign(intent, { status: 'canceled', canceled_at: this.seconds(), cancellation_reason: reason ?? null, next_action: null });
+    return ok(this.expand(intent, r.body));
+  }
+
+  /** `POST /v1/refunds` with a payment_intent (or charge): refunds its succeeded charge, never more than is left. */
+  private createRefund(r: StripeRequest): StripeResponse {
+    const b = r.body;
+    const piId = str(b.payment_intent);
+    const chargeParam = str(b.charge);
+    if (!piId && !chargeParam) throw invalid('One of the following params should be provided for this request: payment_intent or charge.', undefined, 'parameter_missing');
+    let intent: StripeObject | undefined;
+    if (piId) {
+      intent = this.objects.get(piId);
+      if (intent?.object !== 'payment_intent') throw missing('payment_intent', piId, 'payment_intent', 400);
+    }
+    const chargeId = chargeParam ?? (intent?.latest_charge as string | null);
+    const charge = chargeId ? this.objects.get(chargeId) : undefined;
+    if (!charge || charge.status !== 'succeeded') {
+      throw invalid(
+        `This PaymentIntent (${piId ?? chargeParam}) does not have a successful charge to refund.`,
+        piId ? 'payment_intent' : 'charge',
+        'charge_not_refundable',
+      );
+    }
+    const refunded = Number(charge.amount_refunded ?? 0);
+    const left = Number(charge.amount) - refunded;
+    const amountParam = str(b.amount);
+    if (amountParam !== null && !/^\d+$/.test(amountParam)) throw invalid('Invalid integer: ' + amountParam, 'amount', 'parameter_invalid_integer');
+    const amount = amountParam === null ? left : Number(amountParam);
+    if (left <= 0) throw invalid(`Charge ${charge.id} has already been refunded.`, undefined, 'charge_already_refunded');
+    if (amount <= 0) throw invalid('Invalid positive integer', 'amount', 'parameter_invalid_integer');
+    if (amount > left) {
+      throw invalid(
+        `Refund amount ($${(amount / 100).toFixed(2)}) is greater than unrefunded amount on charge ($${(left / 100).toFixed(2)})`,
+        'amount',
+        'amount_too_large',
+      );
+    }
+    Object.assign(charge, { amount_refunded: refunded + amount, refunded: refunded + amount === Number(charge.amount) });
+    return ok(
+      this.store({
+        id: this.newId('re_'),
+        object: 'refund',
+        amount,
+        currency: charge.currency,
+        charge: charge.id,
+        payment_intent: charge.payment_intent ?? null,
+        created: this.seconds(),
+        metadata: (b.metadata as Params | undefined) ?? {},
+        reason: str(b.reason),
+        status: 'succeeded',
+        failure_reason: null,
+      }),
+    );
   }
 
   private createCheckoutSession(r: StripeRequest): StripeResponse {

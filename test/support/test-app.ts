@@ -57,7 +57,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       scheduleJobs: false,
       onQuery: (sql) => queries.push(sql),
     }),
-    { logger: false },
+    { logger: false, rawBody: true },
   );
   await app.listen(0, '127.0.0.1');
   const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');

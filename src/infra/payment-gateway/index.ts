@@ -14,3 +14,5 @@ export {
   type SandboxBankOutcome,
 } from './sandbox/sandbox-test-numbers.js';
 export { SandboxGatewayObject } from './sandbox/sandbox-gateway-object.entity.js';
+export { SandboxGateway } from './sandbox/sandbox-gateway.js';
+export { signWebhook, type SandboxWebhook } from './sandbox/sandbox-webhook-signature.js';

@@ -1,4 +1,5 @@
 import { type DynamicModule, Logger, Module } from '@nestjs/common';
+import { Clock } from '#libs/ddd/index.js';
 import { AppConfig } from '../../config/index.js';
 import { PaymentGateway } from './payment-gateway.js';
 import { SandboxCheckout } from './sandbox/sandbox-checkout.service.js';
@@ -28,8 +29,9 @@ export class PaymentGatewayModule {
         providers: [
           {
             provide: PaymentGateway,
-            inject: [AppConfig],
-            useFactory: ({ paymentGateway }: AppConfig) => new StripeGateway(paymentGateway.stripe!),
+            inject: [AppConfig, Clock],
+            useFactory: ({ paymentGateway }: AppConfig, clock: Clock) =>
+              new StripeGateway({ ...paymentGateway.stripe!, now: () => clock.now() }),
           },
         ],
         exports: [PaymentGateway],

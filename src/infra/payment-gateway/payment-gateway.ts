@@ -119,10 +119,40 @@ export interface CreateCharge {
 export interface GatewayCharge {
   /** The gateway's id (Stripe: the PaymentIntent, pi_...). */
   id: string;
-  status: 'succeeded' | 'processing' | 'failed' | 'requires_action';
+  /** `canceled`: a processing bank debit cancelled before it settled (cancelCharge); nothing was or will be taken. */
+  status: 'succeeded' | 'processing' | 'failed' | 'requires_action' | 'canceled';
   amount: bigint;
   currency: string;
   paymentMethodId: string;
+  failure: { code: GatewayErrorCode; gatewayCode: string | null; message: string } | null;
+  createdAt: Date;
+}
+
+/** One answer of `createCharges`: the charge, or why the gateway refused it. */
+export type GatewayChargeResult = { charge: GatewayCharge; error?: undefined } | { charge?: undefined; error: GatewayError };
+
+export interface CreateRefund {
+  /** The charge to refund (Stripe: the PaymentIntent, pi_...); it must have succeeded. */
+  chargeId: string;
+  /** Integer minor units, more than zero; all refunds of a charge together are at most what it took. */
+  amount: bigint;
+  /** Why, in words (kept in the gateway's metadata; Stripe's own `reason` is left to its dashboard). */
+  reason: string;
+  /** `refund:<refundId>`: asking again with it (a crash, a timeout) never refunds twice. */
+  idempotencyKey: string;
+}
+
+/**
+ * A refund at the gateway. `pending`: accepted, the money is on its way back (Stripe: some bank refunds, or a refund
+ * waiting for balance); `failed`: the gateway could not return it (e.g. a closed card account), with the reason.
+ */
+export interface GatewayRefund {
+  /** The gateway's id (re_...). */
+  id: string;
+  chargeId: string;
+  amount: bigint;
+  currency: string;
+  status: 'succeeded' | 'pending' | 'failed';
   failure: { code: GatewayErrorCode; gatewayCode: string | null; message: string } | null;
   createdAt: Date;
 }
@@ -161,6 +191,78 @@ export abstract class PaymentGateway {
 
   /** The charge's current state (a processing bank debit may have settled or failed since). */
   abstract getCharge(chargeId: string): Promise<GatewayCharge>;
+
+  /**
+   * True when `createCharges` sends the whole list as one request (the sandbox); false when it is one request per
+   * charge (Stripe), which callers pace per charge with the ChargePacer.
+   */
+  readonly batchesCharges: boolean = false;
+
+  /**
+   * Many charges, each with the semantics of `createCharge` (its own idempotency key; a decline is a `failed`
+   * charge). Answers one result per input, in order: the charge, or the GatewayError that refused it (UNAVAILABLE:
+   * outcome unknown, ask again under the same key). By default one `createCharge` after another.
+   */
+  async createCharges(inputs: readonly CreateCharge[]): Promise<GatewayChargeResult[]> {
+    const out: GatewayChargeResult[] = [];
+    for (const input of inputs) {
+      try {
+        out.push({ charge: await this.createCharge(input) });
+      } catch (error) {
+        if (!(error instanceof GatewayError)) throw error;
+        out.push({ error });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Refunds part or all of a succeeded charge. More than what is left of it (summed over its refunds) is refused
+   * INVALID_REQUEST (`amount_too_large`, or `charge_already_refunded` when nothing is left); a charge that did not
+   * succeed is refused INVALID_REQUEST too. The same idempotency key with the same parameters returns the first refund.
+   */
+  abstract createRefund(input: CreateRefund): Promise<GatewayRefund>;
+
+  /** The refund's current state (a pending refund may have succeeded or failed since). */
+  abstract getRefund(refundId: string): Promise<GatewayRefund>;
+
+  /**
+   * Cancels a processing bank debit before it settles: the charge becomes `canceled` and nothing is taken. Anything
+   * else (a card charge, a settled or failed debit) is refused INVALID_REQUEST. Stripe cancels a PaymentIntent in
+   * `processing` only in rare cases: when it refuses, the error says so (refund the debit once it has settled instead).
+   * Cancelling a cancelled charge again returns it unchanged.
+   */
+  abstract cancelCharge(chargeId: string, idempotencyKey: string): Promise<GatewayCharge>;
+
+  /**
+   * Checks a webhook delivery's signature on the exact bytes received (header `Stripe-Signature`:
+   * `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">` under the endpoint's secret) and that it was signed at
+   * most 300 s before now by Settle's clock; then parses it. Throws WebhookSignatureError when the body was changed,
+   * the signature is missing or wrong, or the timestamp is stale.
+   */
+  abstract verifyWebhook(rawBody: Buffer, signatureHeader: string | undefined): GatewayWebhookEvent;
+}
+
+/** A verified gateway event (Stripe's Event object, reduced to what Settle reads). */
+export interface GatewayWebhookEvent {
+  /** The gateway's event id (evt_…): the same event delivered again has the same id. */
+  id: string;
+  /** e.g. payment_intent.succeeded, payment_intent.payment_failed, payment_intent.processing, payment_intent.canceled */
+  type: string;
+  created: Date;
+  /** The charge as the event saw it, for `payment_intent.*` events (it may be stale: re-read it); else null. */
+  data: GatewayCharge | null;
+}
+
+/** How long after signing a webhook is still accepted (Stripe's SDK default). */
+export const WEBHOOK_TOLERANCE_SECONDS = 300;
+
+/** A webhook delivery whose signature could not be verified: answered 400, never handled. */
+export class WebhookSignatureError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WebhookSignatureError';
+  }
 }
 
 export enum GatewayErrorCode {

@@ -4,16 +4,20 @@ import { normalizeAddress, type PostalAddress } from '#libs/ddd/index.js';
 import {
   type CreateCharge,
   type CreateGatewayCustomer,
+  type CreateRefund,
   type CreateSetupSession,
   type GatewayCharge,
   GatewayError,
+  type GatewayRefund,
   GatewayErrorCode,
   type GatewayMethodKind,
   type GatewayPaymentMethod,
+  type GatewayWebhookEvent,
   type MandateAcceptance,
   PaymentGateway,
   type SavePaymentMethod,
   type SetupSession,
+  WebhookSignatureError,
 } from './payment-gateway.js';
 import { gatewayErrorFromStripe } from './stripe-error-mapping.js';
 
@@ -27,6 +31,19 @@ export interface StripeGatewayOptions {
   maxNetworkRetries?: number;
   /** Per request, in milliseconds. */
   timeoutMs?: number;
+  /**
+   * Retries of a 429 (rate limited), which the SDK does not retry: with exponential backoff and jitter and the same
+   * request (so the same idempotency key). Defaults to maxNetworkRetries; all of them within rateLimitBudgetMs.
+   */
+  rateLimitRetries?: number;
+  /** The first 429 backoff, doubled on each retry (with jitter: 50–100 % of it); default 500 ms. */
+  rateLimitBaseDelayMs?: number;
+  /** No 429 retry starts later than this after the first try; default 30 s. */
+  rateLimitBudgetMs?: number;
+  /** The webhook endpoint's signing secret (whsec_…); without it verifyWebhook refuses every delivery. */
+  webhookSecret?: string;
+  /** Settle's clock: a webhook signed more than 300 s before it is stale (tests move the clock). */
+  now?: () => Date;
 }
 
 const KIND_TO_STRIPE: Record<GatewayMethodKind, 'card' | 'us_bank_account'> = { CARD: 'card', BANK_ACCOUNT: 'us_bank_account' };
@@ -41,9 +58,19 @@ export class StripeGateway extends PaymentGateway {
   readonly name = 'stripe' as const;
   private readonly stripe: Stripe;
   private readonly logger = new Logger(StripeGateway.name);
+  private readonly rateLimit: { retries: number; baseDelayMs: number; budgetMs: number };
+  private readonly webhookSecret: string | undefined;
+  private readonly now: () => Date;
 
   constructor(options: StripeGatewayOptions) {
     super();
+    this.webhookSecret = options.webhookSecret;
+    this.now = options.now ?? (() => new Date());
+    this.rateLimit = {
+      retries: options.rateLimitRetries ?? options.maxNetworkRetries ?? 2,
+      baseDelayMs: options.rateLimitBaseDelayMs ?? 500,
+      budgetMs: options.rateLimitBudgetMs ?? 30_000,
+    };
     this.stripe = new Stripe(options.secretKey, {
       host: options.host,
       port: options.port,
@@ -194,20 +221,22 @@ export class StripeGateway extends PaymentGateway {
     const type = described.type === 'us_bank_account' ? 'us_bank_account' : 'card';
     let intent: Stripe.PaymentIntent;
     try {
-      intent = await this.stripe.paymentIntents.create(
-        {
-          amount: Number(input.amount),
-          currency: currency.toLowerCase(),
-          ...(input.gatewayCustomerId ? { customer: input.gatewayCustomerId } : {}),
-          // A legacy token was just turned into a PaymentMethod by retrieve(): charge that one.
-          payment_method: paymentMethod.startsWith('tok_') ? described.id : paymentMethod,
-          confirm: true,
-          ...(input.offSession ? { off_session: true } : {}),
-          allowed_payment_method_types: [type],
-          description: input.description,
-          metadata: input.metadata,
-        },
-        { idempotencyKey: input.idempotencyKey },
+      intent = await this.rateLimited(() =>
+        this.stripe.paymentIntents.create(
+          {
+            amount: Number(input.amount),
+            currency: currency.toLowerCase(),
+            ...(input.gatewayCustomerId ? { customer: input.gatewayCustomerId } : {}),
+            // A legacy token was just turned into a PaymentMethod by retrieve(): charge that one.
+            payment_method: paymentMethod.startsWith('tok_') ? described.id : paymentMethod,
+            confirm: true,
+            ...(input.offSession ? { off_session: true } : {}),
+            allowed_payment_method_types: [type],
+            description: input.description,
+            metadata: input.metadata,
+          },
+          { idempotencyKey: input.idempotencyKey },
+        ),
       );
     } catch (error) {
       if (error instanceof Stripe.errors.StripeError && error.payment_intent && (error.rawType === 'card_error' || error.statusCode === 402)) {
@@ -229,6 +258,79 @@ export class StripeGateway extends PaymentGateway {
     return toGatewayCharge(intent, null, null);
   }
 
+  /**
+   * A Refund of the PaymentIntent (Stripe refunds its charge), under the caller's idempotency key. Stripe itself
+   * refuses more than is left (`amount_too_large`, `charge_already_refunded`): those come back as INVALID_REQUEST.
+   */
+  async createRefund(input: CreateRefund): Promise<GatewayRefund> {
+    if (typeof input.amount !== 'bigint' || input.amount <= 0n || input.amount > BigInt(Number.MAX_SAFE_INTEGER)) {
+      throw new GatewayError(GatewayErrorCode.INVALID_REQUEST, `amount: must be a whole number of minor units more than zero, got ${String(input.amount)}`, 'parameter_invalid_integer');
+    }
+    const refund = await this.call('refund the charge', () =>
+      this.stripe.refunds.create(
+        {
+          payment_intent: input.chargeId.trim(),
+          amount: Number(input.amount),
+          // Stripe's `reason` is an enum (duplicate, fraudulent, requested_by_customer); ours is words, kept in metadata.
+          metadata: { reason: (input.reason ?? '').slice(0, 500) },
+        },
+        { idempotencyKey: input.idempotencyKey },
+      ),
+    );
+    return toGatewayRefund(refund, input.chargeId.trim());
+  }
+
+  async getRefund(refundId: string): Promise<GatewayRefund> {
+    const refund = await this.call('read the refund', () => this.stripe.refunds.retrieve(refundId.trim()));
+    return toGatewayRefund(refund, null);
+  }
+
+  /**
+   * Stripe cancels a PaymentIntent in `processing` only in rare cases (https://docs.stripe.com/api/payment_intents/cancel):
+   * an ACH debit already sent to the bank is refused with payment_intent_unexpected_state. That refusal is answered
+   * in words: the debit must settle, then be refunded. A succeeded or failed intent is refused the same way.
+   */
+  async cancelCharge(chargeId: string, idempotencyKey: string): Promise<GatewayCharge> {
+    const id = chargeId.trim();
+    try {
+      const intent = await this.call('cancel the bank debit', () =>
+        this.stripe.paymentIntents.cancel(id, { cancellation_reason: 'requested_by_customer' }, { idempotencyKey }),
+      );
+      return toGatewayCharge(intent, null, null);
+    } catch (error) {
+      if (error instanceof GatewayError && error.gatewayCode === 'payment_intent_unexpected_state') {
+        const current = await this.getCharge(id);
+        if (current.status === 'canceled') return current;
+        throw new GatewayError(
+          GatewayErrorCode.INVALID_REQUEST,
+          current.status === 'processing'
+            ? `Stripe can no longer cancel this bank debit: the bank is already processing it. Wait until it settles, then refund it (${error.message})`
+            : `Only a processing bank debit can be cancelled; this charge is ${current.status}${current.status === 'succeeded' ? ': refund it instead' : ''}`,
+          'payment_intent_unexpected_state',
+        );
+      }
+      throw error;
+    }
+  }
+
+  verifyWebhook(rawBody: Buffer, signatureHeader: string | undefined): GatewayWebhookEvent {
+    if (!this.webhookSecret) {
+      this.logger.warn('a webhook arrived but STRIPE_WEBHOOK_SECRET is not set: it cannot be verified and is refused');
+      throw new WebhookSignatureError('Webhooks are not configured: set STRIPE_WEBHOOK_SECRET to the endpoint signing secret');
+    }
+    if (!signatureHeader) throw new WebhookSignatureError('The Stripe-Signature header is missing');
+    let event: Stripe.Event;
+    try {
+      // The SDK's default tolerance (300 s), measured against Settle's clock.
+      event = this.stripe.webhooks.constructEvent(rawBody, signatureHeader, this.webhookSecret, undefined, undefined, this.now().getTime());
+    } catch (error) {
+      if (error instanceof Stripe.errors.StripeSignatureVerificationError) throw new WebhookSignatureError(error.message);
+      // Signed, but not an event we can read (not JSON): refused like a bad signature, never handled.
+      throw new WebhookSignatureError(`The webhook body is not a Stripe event: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    return webhookEventOf(event as unknown as StripeEventLike);
+  }
+
   private retrieve(paymentMethodId: string): Promise<Stripe.PaymentMethod> {
     const id = paymentMethodId.trim();
     // A legacy card token (tok_visa, or one from Stripe.js v2) becomes a PaymentMethod the way Stripe documents.
@@ -241,9 +343,33 @@ export class StripeGateway extends PaymentGateway {
   /** Runs one SDK call and turns whatever Stripe (or the network) answered into a GatewayError. */
   private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
     try {
-      return await fn();
+      return await this.rateLimited(fn);
     } catch (error) {
       throw this.translate(what, error);
+    }
+  }
+
+  /**
+   * The SDK retries connection errors, 409 and 5xx (and whatever Stripe marks Stripe-Should-Retry) with backoff, but
+   * not a plain 429. Stripe did no work on a 429, so the same request is sent again — the same closure, so the same
+   * idempotency key — after an exponential, jittered pause (Retry-After if Stripe gave one), a bounded number of
+   * times within a time budget; then the 429 surfaces as UNAVAILABLE (retryable).
+   */
+  private async rateLimited<T>(fn: () => Promise<T>): Promise<T> {
+    const started = Date.now();
+    for (let retry = 1; ; retry++) {
+      try {
+        return await fn();
+      } catch (error) {
+        const limited = error instanceof Stripe.errors.StripeError && (error.statusCode === 429 || error instanceof Stripe.errors.StripeRateLimitError);
+        if (!limited || retry > this.rateLimit.retries) throw error;
+        const retryAfter = Number((error.headers as Record<string, string> | undefined)?.['retry-after']);
+        const backoff = this.rateLimit.baseDelayMs * 2 ** (retry - 1);
+        const delay = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : backoff * (0.5 + Math.random() / 2);
+        if (Date.now() - started + delay > this.rateLimit.budgetMs) throw error;
+        this.logger.warn(`Stripe rate-limited a request (429); retry ${retry} of ${this.rateLimit.retries} in ${Math.round(delay)} ms`);
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
     }
   }
 
@@ -341,6 +467,10 @@ export function toGatewayCharge(pi: Stripe.PaymentIntent, failure: GatewayCharge
     case 'requires_confirmation':
       status = 'requires_action';
       break;
+    case 'canceled':
+      // Settle cancels only processing bank debits (cancelCharge): nothing was taken, and it was not a decline.
+      status = 'canceled';
+      break;
     default:
       status = 'failed';
   }
@@ -366,6 +496,56 @@ export function toGatewayCharge(pi: Stripe.PaymentIntent, failure: GatewayCharge
     failure: status === 'failed' ? reason : null,
     createdAt: new Date(pi.created * 1000),
   };
+}
+
+export function toGatewayRefund(r: Stripe.Refund, requestedCharge: string | null): GatewayRefund {
+  const pi = typeof r.payment_intent === 'string' ? r.payment_intent : (r.payment_intent?.id ?? requestedCharge ?? '');
+  // requires_action (rare: some bank refunds need the customer's details) counts as pending; canceled as failed.
+  const status: GatewayRefund['status'] = r.status === 'succeeded' ? 'succeeded' : r.status === 'failed' || r.status === 'canceled' ? 'failed' : 'pending';
+  return {
+    id: r.id,
+    chargeId: pi,
+    amount: BigInt(r.amount),
+    currency: r.currency.toUpperCase(),
+    status,
+    failure:
+      status === 'failed'
+        ? { code: GatewayErrorCode.INVALID_REQUEST, gatewayCode: r.failure_reason ?? r.status ?? null, message: `The refund failed at Stripe (${r.failure_reason ?? r.status})` }
+        : null,
+    createdAt: new Date(r.created * 1000),
+  };
+}
+
+/** The parts of a Stripe Event Settle reads (the sandbox sends the same shape). */
+export interface StripeEventLike {
+  id?: unknown;
+  type?: unknown;
+  created?: unknown;
+  data?: { object?: { object?: unknown; id?: unknown } & Record<string, unknown> };
+}
+
+/** A verified Stripe-shaped event as the port reports it; the charge only for payment_intent.* events. */
+export function webhookEventOf(event: StripeEventLike): GatewayWebhookEvent {
+  if (typeof event?.id !== 'string' || !event.id || typeof event.type !== 'string' || !event.type) {
+    throw new WebhookSignatureError('The webhook body is not an event: it has no id or type');
+  }
+  const object = event.data?.object;
+  const isIntent = event.type.startsWith('payment_intent.') && object?.object === 'payment_intent' && typeof object.id === 'string';
+  return {
+    id: event.id,
+    type: event.type,
+    created: new Date(Number(event.created ?? 0) * 1000),
+    data: isIntent ? chargeOrNull(object as unknown as Stripe.PaymentIntent) : null,
+  };
+}
+
+/** The event's copy of the charge is only a hint (handlers re-read it): one we cannot read is no charge. */
+function chargeOrNull(pi: Stripe.PaymentIntent): GatewayCharge | null {
+  try {
+    return toGatewayCharge(pi, null, null);
+  } catch {
+    return null;
+  }
 }
 
 function toSetupSession(s: Stripe.Checkout.Session): SetupSession {

@@ -1,3 +1,4 @@
+import { BulkInvoices } from './application/bulk-invoices.js';
 import { CustomerBalances } from './application/customer-balances.js';
 import { Invoices } from './application/invoices.use-case.js';
 import { Invoicing } from './application/invoicing.facade.js';
@@ -7,7 +8,7 @@ import type { ModulePart } from '../../platform/module-part.js';
 
 /** Invoices: drafts, issuing with gap-free numbers, voiding, customer balances, the accounting export. */
 export const INVOICES_PART: ModulePart = {
-  providers: [OrganizationContext, CustomerBalances, Invoices, Invoicing],
+  providers: [OrganizationContext, CustomerBalances, Invoices, BulkInvoices, Invoicing],
   api: [InvoicesResolver, CustomerBalanceResolver],
   exports: [Invoicing],
 };

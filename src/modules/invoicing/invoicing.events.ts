@@ -16,7 +16,12 @@ export const InvoicingEvents = {
   PaymentAllocated: 'PaymentAllocated',
   PaymentAllocationReversed: 'PaymentAllocationReversed',
   PaymentReversed: 'PaymentReversed',
-  /** An installment's charge was refused (or its method could no longer be charged): Payments/dunning react. */
+  /** Payments gave (part of) a payment back: what it took back from, and whether the invoices owe it again. */
+  PaymentRefundRecorded: 'PaymentRefundRecorded',
+  /**
+   * An installment failed WITHOUT any payment being made (its method could no longer be charged, or Payments refused
+   * the request). A refused charge is Payments' PaymentFailed (purpose INSTALLMENT, purposeRefId = the installment).
+   */
   InstallmentPaymentFailed: 'InstallmentPaymentFailed',
   /** A mass invoice batch finished (every customer handled) or was cancelled. */
   MassInvoiceCompleted: 'MassInvoiceCompleted',
@@ -87,6 +92,21 @@ export interface PaymentReversedPayload {
   amount: MoneyJson;
 }
 
+export interface PaymentRefundRecordedPayload {
+  paymentId: string;
+  /** The Payments module's refund. */
+  refundId: string;
+  customerId: string;
+  amount: MoneyJson;
+  /** Out of what was neither allocated nor credited. */
+  fromUnallocated: MoneyJson;
+  /** Taken back from invoices, latest allocation first; each got a REFUND credit note unless `reopenInvoices`. */
+  fromInvoices: { invoiceId: string; amount: MoneyJson; creditNoteId: string | null }[];
+  /** Out of the unapplied rest of account credit (OVERPAYMENT) made from the payment. */
+  fromCredits: { creditId: string; amount: MoneyJson }[];
+  reopenInvoices: boolean;
+}
+
 export interface PaymentAllocationReversedPayload {
   allocationId: string;
   paymentId: string;
@@ -126,7 +146,7 @@ export interface InstallmentPaymentFailedPayload {
   attempt: number;
   /** In words, e.g. "The card was declined for insufficient funds (Your card has insufficient funds.)". */
   reason: string;
-  /** The gateway's code (CARD_DECLINED, INSUFFICIENT_FUNDS, ...), or METHOD_NOT_CHARGEABLE when no charge was tried. */
+  /** METHOD_NOT_CHARGEABLE (the wallet refused it), or the PaymentsErrorReason Payments refused the request with. */
   failureCode: string;
   paymentMethodId: string;
 }

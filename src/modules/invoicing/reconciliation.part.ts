@@ -1,4 +1,5 @@
 import { AccountingExport } from './application/accounting-export.js';
+import { BulkReconciliation } from './application/bulk-reconciliation.js';
 import { Credits } from './application/credits.use-case.js';
 import { ReceivablesLedger } from './application/reconciliation-ledger.js';
 import { Reconciliation } from './application/reconciliation.facade.js';
@@ -14,7 +15,7 @@ import { AccountingExportController } from './web/accounting-export.controller.j
  * and the accounting export (CSV over HTTP).
  */
 export const RECONCILIATION_PART: ModulePart = {
-  providers: [ReceivablesLedger, Credits, PaymentReconciliation, Reconciliation, AccountingExport],
+  providers: [ReceivablesLedger, Credits, PaymentReconciliation, BulkReconciliation, Reconciliation, AccountingExport],
   api: [ReconciliationResolver, CreditsResolver, ReconciliationInvoiceResolver],
   controllers: [AccountingExportController],
   exports: [Reconciliation],

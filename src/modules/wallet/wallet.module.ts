@@ -10,6 +10,7 @@ import { ProfileRequests } from './application/profile-requests.use-case.js';
 import { SavePaymentMethod } from './application/save-payment-method.use-case.js';
 import { WalletAccounts } from './application/wallet-accounts.js';
 import { Wallet } from './application/wallet.facade.js';
+import { WalletHostedSetup } from './application/hosted-setup.facade.js';
 import { CustomerWalletResolver } from './graphql/customer-wallet.resolver.js';
 import { PaymentMethodsResolver } from './graphql/payment-methods.resolver.js';
 import { ProfileRequestsResolver } from './graphql/profile-requests.resolver.js';
@@ -32,8 +33,8 @@ export interface WalletModuleOptions {
  */
 @Module({
   imports: [CustomersModule, IdentityModule],
-  providers: [WalletAccounts, SavePaymentMethod, ManagePaymentMethods, Wallet, ProfileRequests, CardExpiryNotices],
-  exports: [Wallet],
+  providers: [WalletAccounts, SavePaymentMethod, ManagePaymentMethods, Wallet, ProfileRequests, CardExpiryNotices, WalletHostedSetup],
+  exports: [Wallet, WalletHostedSetup],
 })
 export class WalletModule {
   static forRoot(options: WalletModuleOptions): DynamicModule {

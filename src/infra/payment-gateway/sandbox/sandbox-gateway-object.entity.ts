@@ -1,6 +1,6 @@
 import { Entity, Index, PrimaryKey, Property } from '@mikro-orm/decorators/legacy';
 
-export type SandboxObjectType = 'customer' | 'payment_method' | 'setup_intent' | 'checkout_session' | 'payment_intent' | 'idempotency_record';
+export type SandboxObjectType = 'customer' | 'payment_method' | 'setup_intent' | 'checkout_session' | 'payment_intent' | 'refund' | 'idempotency_record';
 
 /**
  * One object of the sandbox gateway (customer, payment method, setup intent, checkout session, payment intent (a
@@ -11,7 +11,7 @@ export type SandboxObjectType = 'customer' | 'payment_method' | 'setup_intent' |
 @Entity({ tableName: 'sandbox_gateway_object' })
 @Index({ properties: ['type', 'createdAt'] })
 export class SandboxGatewayObject {
-  /** The gateway's id: cus_…, pm_…, seti_…, cs_test_…, pi_…, idr_… */
+  /** The gateway's id: cus_…, pm_…, seti_…, cs_test_…, pi_…, re_…, idr_… */
   @PrimaryKey({ type: 'text' })
   id!: string;
 

@@ -100,12 +100,27 @@ export interface PaymentIntentData {
   description: string;
   metadata: Record<string, string>;
   offSession: boolean;
-  status: 'succeeded' | 'processing' | 'failed' | 'requires_action';
+  status: 'succeeded' | 'processing' | 'failed' | 'requires_action' | 'canceled';
   failure: ChargeFailureData | null;
   /** A processing bank debit: when the bank's answer is known (by the injected clock), and what it will be. */
   settlesAt: string | null;
   settlement: { status: 'succeeded' } | { status: 'failed'; failure: ChargeFailureData } | null;
   settledAt: string | null;
+  /** Sum of its refunds (decimal string); absent on charges made before refunds existed. */
+  amountRefunded?: string;
+  /** When the settled debit's webhook was delivered (answered 2xx): each is sent once. Absent on older rows. */
+  webhookDeliveredAt?: string | null;
+  canceledAt?: string | null;
+}
+
+/** A refund of a succeeded charge (sandbox refunds succeed at once). */
+export interface RefundData {
+  paymentIntentId: string;
+  amount: string;
+  currency: string;
+  reason: string;
+  status: 'succeeded' | 'pending' | 'failed';
+  failure: ChargeFailureData | null;
 }
 
 export interface IdempotencyRecordData {
@@ -120,6 +135,7 @@ interface DataOf {
   setup_intent: SetupIntentData;
   checkout_session: CheckoutSessionData;
   payment_intent: PaymentIntentData;
+  refund: RefundData;
   idempotency_record: IdempotencyRecordData;
 }
 
@@ -278,6 +294,32 @@ export class SandboxStore {
       mandate: null,
       detachedAt: null,
     };
+  }
+
+  /**
+   * Bank debits whose settle time has passed by `now` and whose webhook was not delivered yet, oldest first (settled
+   * already by a read, or still `processing`; not cancelled ones). Only debits created in the 30 days before their
+   * settle time are looked at, so the scan stays on the (type, created_at) index however many charges there are.
+   */
+  async debitsAwaitingWebhook(em: EntityManager, now: Date, settleSeconds: number, limit: number): Promise<SandboxObject<'payment_intent'>[]> {
+    const latestCreated = new Date(now.getTime() - settleSeconds * 1000);
+    const earliestCreated = new Date(latestCreated.getTime() - 30 * 86_400_000);
+    const rows = await em.execute<{ id: string }[]>(
+      `select "id" from "sandbox_gateway_object"
+        where "type" = 'payment_intent' and "created_at" >= ? and "created_at" <= ?
+          and jsonb_typeof("data"->'settlement') = 'object'
+          and "data"->>'status' in ('processing', 'succeeded', 'failed')
+          and ("data"->>'settlesAt')::timestamptz <= ?
+          and "data"->>'webhookDeliveredAt' is null
+        order by "created_at", "id" limit ?`,
+      [earliestCreated, latestCreated, now, limit],
+    );
+    if (!rows.length) return [];
+    return (await em.find(
+      SandboxGatewayObject,
+      { id: { $in: rows.map((r) => r.id) }, type: 'payment_intent' },
+      { orderBy: { createdAt: 'asc', id: 'asc' } },
+    )) as SandboxObject<'payment_intent'>[];
   }
 
   /** A test card's expiry when it comes from a token: Stripe uses a date a few years ahead. */

@@ -150,6 +150,32 @@ export class CustomerDirectory {
   }
 
   /**
+   * recordBalanceSummary for many customers with one UPDATE … FROM (bulk billing). Same checks; customers of another
+   * organization (or unknown ids) are not touched.
+   */
+  async recordBalanceSummaries(em: EntityManager, organizationId: string, summaries: readonly (BalanceSummary & { customerId: string })[]): Promise<void> {
+    if (!summaries.length) return;
+    for (const s of summaries) {
+      if (!isUuid(s.customerId)) throw CustomerError.customerNotFound(s.customerId);
+      if (typeof s.balanceOwed !== 'bigint' || s.balanceOwed < 0n) throw new Error(`BalanceSummary.balanceOwed must be a bigint of 0 or more, got ${String(s.balanceOwed)}`);
+      if (!/^[A-Z]{3}$/.test(s.currency)) throw new Error(`BalanceSummary.currency must be an ISO 4217 code, got ${s.currency}`);
+      if (s.oldestUnpaidDueDate !== null && !isCalendarDate(s.oldestUnpaidDueDate)) throw new Error(`BalanceSummary.oldestUnpaidDueDate must be YYYY-MM-DD or null`);
+    }
+    const rows = summaries.map((s) => ({
+      id: s.customerId,
+      owed: s.balanceOwed.toString(),
+      currency: s.currency,
+      oldest: s.balanceOwed > 0n ? s.oldestUnpaidDueDate : null,
+    }));
+    await em.execute(
+      `update customer c set balance_owed = v.owed, balance_currency = v.currency, oldest_unpaid_due_date = v.oldest, updated_at = now()
+         from jsonb_to_recordset(?::jsonb) as v(id uuid, owed bigint, currency text, oldest date)
+        where c.id = v.id and c.organization_id = ?`,
+      [JSON.stringify(rows), organizationId],
+    );
+  }
+
+  /**
    * Ids of every customer matching the filter, in list order (folded name, then id), for mass invoicing and
    * charging. Not capped: they are read in keyset batches of 1,000 (each a short index range) and returned together;
    * 100k ids are about 4 MB. A caller that wants to work as it reads uses `idBatches`.

@@ -121,7 +121,7 @@ const SPECS: Record<ExportKind, KindSpec> = {
       return em.execute<Row[]>(
         `select id, ${ts('received_at')} as key, customer_id, source, method, reference, status, currency, amount::text as amount,
                 amount_allocated::text as allocated, amount_credited::text as credited,
-                (case when status = 'REVERSED' then 0 else amount - amount_allocated - amount_credited end)::text as unallocated,
+                (case when status = 'REVERSED' then 0 else amount - amount_allocated - amount_credited - amount_refunded end)::text as unallocated,
                 ${ts('reversed_at')} as reversed_at, reversal_reason
            from received_payment
           where organization_id = ? and received_at >= ? and received_at < ?${k.sql}

@@ -54,7 +54,7 @@ export class CustomerBalances {
                    where i.organization_id = ? and i.customer_id = ? and i.status in ('OPEN', 'PARTIALLY_PAID'))::text as unpaid,
          coalesce((select sum(c.remaining) from credit c
                    where c.organization_id = ? and c.customer_id = ? and c.cancelled_at is null), 0)::text as credit,
-         coalesce((select sum(p.amount - p.amount_allocated - p.amount_credited) from received_payment p
+         coalesce((select sum(p.amount - p.amount_allocated - p.amount_credited - p.amount_refunded) from received_payment p
                    where p.organization_id = ? and p.customer_id = ? and p.status = 'UNRECONCILED'), 0)::text as unallocated`,
       [org, customerId, org, customerId, today, org, customerId, org, customerId, org, customerId, org, customerId],
     );

@@ -1,40 +1,43 @@
-import { Injectable, Logger, Optional } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { LockMode } from '@mikro-orm/core';
 import { type EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import { Role } from '#libs/auth/index.js';
 import { ApplicationError, Clock, domainEvent } from '#libs/ddd/index.js';
 import { Money } from '#libs/money/index.js';
 import { Outbox } from '#libs/outbox/index.js';
 import { scopeToTenant } from '#libs/tenancy/index.js';
-import { type CreateCharge, type GatewayCharge, GatewayError, GatewayErrorCode } from '../../../infra/payment-gateway/index.js';
 import { CustomerDirectory } from '../../customers/index.js';
 import { Channel, MessageKind, Notifications } from '../../notifications/index.js';
-import { type ChargeableMethod, Wallet, WalletError } from '../../wallet/index.js';
+import { Wallet, WalletError } from '../../wallet/index.js';
 import { addDays, dateIn } from '../domain/calendar.js';
 import { Installment, InstallmentPlan, InstallmentPlanInvoice, InstallmentPlanStatus, InstallmentStatus } from '../domain/installment-plan.entity.js';
 import { Invoice } from '../domain/invoice.entity.js';
-import { PaymentSource } from '../domain/received-payment.entity.js';
-import { failureReason, InstallmentCharger } from '../infrastructure/installment-charger.js';
+import { InstallmentCharger, type InstallmentChargeRequest, type InstallmentChargeResult } from '../infrastructure/installment-charger.js';
 import { InvoicingEvents, type InstallmentPaymentFailedPayload } from '../invoicing.events.js';
+import { InstallmentPaymentOutcomes } from './installment-payment-outcomes.js';
 import { lockCustomerReceivables } from './invoicing-locks.js';
 import { OrganizationContext } from './organization-context.js';
-import { Reconciliation } from './reconciliation.facade.js';
 
 /**
- * A PROCESSING installment without a charge id is normally one another worker is charging right now (claimed, the
- * gateway call in flight). Only after this long is it treated as abandoned (the worker died, or the gateway did not
- * answer) and resolved by asking again with the same key. Well below a day, so the next daily run always resolves it.
+ * A PROCESSING installment the job has no answer for (no charge id: the worker died between the claim and the
+ * charge, or the charge's answer was not known) is normally one another worker is charging right now. Only after this
+ * long does a later run ask Payments again, with the same attempt (the same key: Payments answers with the payment
+ * it already made, or makes it now). Well below a day, so the next daily run always asks.
  */
 export const UNKNOWN_OUTCOME_GRACE_MS = 15 * 60_000;
 /** The UPCOMING_INSTALLMENT reminder goes out once, from this many days before the due date. */
 export const REMINDER_DAYS_BEFORE = 3;
 
+/** Who on staff hears (in-app) of an installment that failed before any payment was made. */
+const FAILURE_STAFF_ROLES = [Role.OWNER, Role.ADMIN, Role.PAYMENT_MANAGER] as const;
+
 export interface InstallmentRun {
-  /** Installments paid in this run (charged now, a settled bank debit, or a resolved unknown outcome). */
+  /** Installments paid in this run (charged now, or a replayed attempt that had succeeded). */
   paid: number;
-  /** Charged and still processing (bank debits settle days later). */
+  /** Charged and still processing (bank debits settle days later; the installment follows the payment's events). */
   processing: number;
   failed: number;
-  /** The gateway's answer is unknown (outage): resolved by a later run with the same key. */
+  /** The outcome is not known yet: Payments resolves it (its janitor) and the installment follows its events. */
   unknown: number;
   /** Installments cancelled because what they covered was settled otherwise. */
   settledOtherwise: number;
@@ -46,27 +49,28 @@ type Outcome = keyof Omit<InstallmentRun, 'reminded'> | 'none';
 interface Claim {
   installment: Installment;
   plan: InstallmentPlan;
-  method: ChargeableMethod;
 }
 
 /**
- * The daily installment charge job. EXACTLY ONCE per installment, whatever happens, in three steps:
+ * The daily installment charge job: each due installment is charged THROUGH PAYMENTS, exactly once, whatever happens.
  *
- * 1. Claim (transaction 1, committed before the gateway is called): under the customer's receivables lock, a
+ * 1. Claim (transaction 1, committed before anything is charged): under the customer's receivables lock, a
  *    conditional UPDATE moves the installment SCHEDULED → PROCESSING, counts the attempt and fixes its idempotency
  *    key `installment:<id>:attempt:<n>`. Two runs (two workers, a retried job) race on that UPDATE and exactly one
- *    gets the row: the other sees 0 rows and moves on. Because the claim is committed first, a worker killed after
- *    it leaves a PROCESSING row with no charge id — never a SCHEDULED one that the next run would charge again.
- * 2. Charge (no transaction open: a slow gateway holds no locks) with that key. A decline is an answer (`failed`);
- *    an outage is GatewayError UNAVAILABLE: the outcome is unknown and the row stays PROCESSING without a charge id.
- * 3. Record (transaction 2): under the lock again, and only if the row is still PROCESSING at the same attempt (so
- *    two resolvers record once): PAID and the money recorded through Reconciliation (the invoices are paid down);
- *    `processing` keeps the charge id for later runs to ask getCharge; `failed` is FAILED with the gateway's reason,
- *    InstallmentPaymentFailed is published and the customer gets PAYMENT_FAILED.
+ *    gets the row. Because the claim is committed first, a worker killed after it leaves a PROCESSING row — never a
+ *    SCHEDULED one that the next run would charge again.
+ * 2. Charge (no transaction open) through the InstallmentCharger port, which Payments implements: `Payments.charge`
+ *    with purpose INSTALLMENT, purposeRefId the installment and that key. Payments writes the payment before the
+ *    gateway call, records the money in Invoicing itself when it succeeds (the installment job records nothing),
+ *    announces PaymentSucceeded / PaymentFailed, messages the customer and the office on a failure, and keeps a
+ *    failed payment in the Payment Action Center with its retries.
+ * 3. Follow: the answer moves the installment at once (succeeded → PAID, failed → FAILED with the reason, processing
+ *    and unknown stay PROCESSING); everything later — a bank debit settling, an unknown outcome resolved by the
+ *    payments janitor, a retry from the Action Center — arrives as Payments' events (InstallmentFollowsPayment).
  *
- * A later run resolves PROCESSING rows: with a charge id by getCharge; without one (outage, crash between 1 and 2,
- * or between 2 and 3) by calling createCharge AGAIN WITH THE SAME KEY and the same parameters — the gateway returns
- * the first charge if there was one, or makes it now. Never a new key: a new key is a second charge.
+ * Safety net: a PROCESSING installment without a charge id older than UNKNOWN_OUTCOME_GRACE_MS (a worker killed
+ * between 1 and 2, or an answer that was lost) is asked for again WITH THE SAME ATTEMPT — Payments replays the payment
+ * made under that key, or makes it now. Never a new attempt: a new attempt would be a second charge.
  */
 @Injectable()
 export class InstallmentCharges {
@@ -77,15 +81,14 @@ export class InstallmentCharges {
     private readonly clock: Clock,
     private readonly context: OrganizationContext,
     private readonly charger: InstallmentCharger,
+    private readonly outcomes: InstallmentPaymentOutcomes,
     private readonly wallet: Wallet,
     private readonly customers: CustomerDirectory,
     private readonly notifications: Notifications,
     private readonly outbox: Outbox,
-    // Provided by the reconciliation part; without it, paid installments are not recorded against the invoices.
-    @Optional() private readonly reconciliation?: Reconciliation,
   ) {}
 
-  /** Charges everything due on or before today (each organization's today at `now`) and resolves earlier attempts. */
+  /** Charges everything due on or before today (each organization's today at `now`) and asks again about lost answers. */
   async runDue(now: Date = this.clock.now()): Promise<InstallmentRun> {
     const run: InstallmentRun = { paid: 0, processing: 0, failed: 0, unknown: 0, settledOtherwise: 0, reminded: 0 };
     // A system read across organizations: which have work. An organization's today is at most one day after UTC's;
@@ -95,7 +98,7 @@ export class InstallmentCharges {
       .fork()
       .execute<{ organization_id: string }[]>(
         `select distinct organization_id from installment
-          where (status = 'SCHEDULED' and due_on <= ?::date) or status = 'PROCESSING'`,
+          where (status = 'SCHEDULED' and due_on <= ?::date) or (status = 'PROCESSING' and gateway_charge_id is null)`,
         [horizon],
       );
     for (const { organization_id: organizationId } of organizations) {
@@ -106,7 +109,7 @@ export class InstallmentCharges {
         this.logger.error(`Installments of organization ${organizationId}: ${(error as Error).message}`, (error as Error).stack);
       }
     }
-    if (run.paid || run.failed || run.unknown) {
+    if (run.paid || run.failed || run.unknown || run.processing) {
       this.logger.log(`Installments: ${run.paid} paid, ${run.processing} processing, ${run.failed} failed, ${run.unknown} unknown`);
     }
     return run;
@@ -117,12 +120,16 @@ export class InstallmentCharges {
     const org = await this.context.of(em);
     const today = dateIn(now, org.timeZone);
 
-    // Earlier attempts first, so what they collected counts before anything new is charged.
-    const processing = await em.find(Installment, { status: InstallmentStatus.PROCESSING }, { orderBy: { id: 'asc' } });
-    for (const installment of processing) {
-      const inFlight = !installment.gatewayChargeId && installment.claimedAt && now.getTime() - installment.claimedAt.getTime() < UNKNOWN_OUTCOME_GRACE_MS;
+    // Earlier attempts without an answer first (same attempt, same key), so what they collect counts first.
+    const unanswered = await em.find(
+      Installment,
+      { status: InstallmentStatus.PROCESSING, gatewayChargeId: null },
+      { orderBy: { id: 'asc' } },
+    );
+    for (const installment of unanswered) {
+      const inFlight = installment.claimedAt && now.getTime() - installment.claimedAt.getTime() < UNKNOWN_OUTCOME_GRACE_MS;
       if (inFlight) continue;
-      this.count(run, await this.guarded(installment.id, 'none' as Outcome, () => this.resolve(organizationId, installment.id, now)));
+      this.count(run, await this.guarded(installment.id, 'none' as Outcome, () => this.askAgain(organizationId, installment.id, now)));
     }
 
     let after = '00000000-0000-0000-0000-000000000000';
@@ -140,11 +147,11 @@ export class InstallmentCharges {
     run.reminded += await this.remind(organizationId, today);
   }
 
-  /** Claims one due installment, charges it and records the outcome. */
+  /** Claims one due installment, charges it through Payments and follows the answer. */
   private async chargeDue(organizationId: string, installmentId: string, now: Date, today: string): Promise<Outcome> {
     const claim = await this.claim(organizationId, installmentId, now, today);
     if (typeof claim === 'string') return claim;
-    return this.chargeAndRecord(organizationId, claim, now);
+    return this.charge(organizationId, claim.installment, claim.plan, now);
   }
 
   /** Step 1, its own committed transaction. Returns the claim, or what happened instead. */
@@ -176,17 +183,17 @@ export class InstallmentCharges {
         );
       }
 
-      let method: ChargeableMethod;
+      let methodId: string;
       try {
-        method = await this.wallet.chargeable(tx, plan.paymentMethodId, { requireConsent: true });
+        methodId = (await this.wallet.chargeable(tx, plan.paymentMethodId, { requireConsent: true })).id;
       } catch (error) {
         if (!(error instanceof WalletError)) throw error;
         // Removed, expired, or consent revoked since the plan was made: charging it would be wrong, so it fails
-        // now without a gateway call, and the office / dunning hear of it like a decline.
+        // now without a payment, and the customer and the office hear of it here (Payments never saw it).
         installment.attempts += 1;
         installment.status = InstallmentStatus.FAILED;
         installment.lastError = error.message;
-        await this.announceFailure(tx, plan, installment, error.message, 'METHOD_NOT_CHARGEABLE', null, now);
+        await this.announceUnchargedFailure(tx, plan, installment, error.message, 'METHOD_NOT_CHARGEABLE', now);
         await tx.flush();
         return 'failed';
       }
@@ -201,161 +208,135 @@ export class InstallmentCharges {
                 claimed_at = ?, payment_method_id = ?, gateway_charge_id = null, last_error = null, updated_at = ?
           where id = ? and organization_id = ? and status = 'SCHEDULED'
           returning attempts`,
-        [now, method.id, now, installment.id, organizationId],
+        [now, methodId, now, installment.id, organizationId],
       );
       if (claimed.length === 0) return 'none';
       const fresh = (await tx.findOne(Installment, { id: installment.id }, { refresh: true }))!;
-      return { installment: fresh, plan, method };
+      return { installment: fresh, plan };
     });
   }
 
-  /** Steps 2 and 3 for a claimed attempt (also used to retry an unknown outcome: same key, same request). */
-  private async chargeAndRecord(organizationId: string, claim: Claim, now: Date): Promise<Outcome> {
-    const { installment } = claim;
-    let charge: GatewayCharge;
-    try {
-      charge = await this.charger.charge(this.chargeRequest(organizationId, claim));
-    } catch (error) {
-      if (error instanceof GatewayError && !error.retryable) {
-        // A definitive refusal thrown rather than returned (e.g. the method was detached at the gateway).
-        return this.record(organizationId, installment.id, installment.attempts, { failed: { code: error.code, message: error.message } }, now);
-      }
-      // UNAVAILABLE or anything unexpected: we do not know whether money moved. The row stays PROCESSING without a
-      // charge id; a later run asks again with the same key.
-      await this.noteUnknown(organizationId, installment.id, installment.attempts, error);
-      return 'unknown';
-    }
-    return this.record(organizationId, installment.id, installment.attempts, { charge }, now);
-  }
-
-  /** A later run's look at a PROCESSING installment. */
-  private async resolve(organizationId: string, installmentId: string, now: Date): Promise<Outcome> {
+  /** The safety net: a PROCESSING attempt without an answer is asked for again, with the same attempt number. */
+  private async askAgain(organizationId: string, installmentId: string, now: Date): Promise<Outcome> {
     const em = this.scoped(organizationId);
     const installment = await em.findOne(Installment, { id: installmentId });
-    if (!installment || installment.status !== InstallmentStatus.PROCESSING) return 'none';
-    if (installment.gatewayChargeId) {
-      let charge: GatewayCharge;
-      try {
-        charge = await this.charger.status(installment.gatewayChargeId);
-      } catch (error) {
-        await this.noteUnknown(organizationId, installment.id, installment.attempts, error);
-        return 'unknown';
-      }
-      return this.record(organizationId, installment.id, installment.attempts, { charge }, now);
-    }
-    // Outcome unknown: the same request again, with the same key. The method is read without the consent check on
-    // purpose — this is the attempt consented to when it was claimed, not a new charge.
+    if (!installment || installment.status !== InstallmentStatus.PROCESSING || installment.gatewayChargeId) return 'none';
     const plan = (await em.findOne(InstallmentPlan, { id: installment.planId }))!;
-    let method: ChargeableMethod;
+    return this.charge(organizationId, installment, plan, now);
+  }
+
+  /** Steps 2 and 3 for a claimed attempt (also the safety net's: same attempt, same key, same request). */
+  private async charge(organizationId: string, installment: Installment, plan: InstallmentPlan, now: Date): Promise<Outcome> {
+    const request = await this.chargeRequest(this.scoped(organizationId), installment, plan);
+    let result: InstallmentChargeResult;
     try {
-      method = await this.wallet.chargeable(em, installment.paymentMethodId ?? plan.paymentMethodId, { requireConsent: false });
+      result = await this.charger.chargeInstallment(organizationId, request);
     } catch (error) {
-      if (!(error instanceof WalletError)) throw error;
+      // We do not know what happened (the database, a crash inside Payments): the row stays PROCESSING without a
+      // charge id; Payments' janitor settles a payment it wrote, and a later run asks again with the same attempt.
       await this.noteUnknown(organizationId, installment.id, installment.attempts, error);
       return 'unknown';
     }
-    return this.chargeAndRecord(organizationId, { installment, plan, method }, now);
+    return this.follow(organizationId, installment.id, installment.attempts, result, now);
   }
 
-  /** Step 3: records a gateway answer, once (the row must still be PROCESSING at this attempt). */
-  private async record(
-    organizationId: string,
-    installmentId: string,
-    attempt: number,
-    answer: { charge: GatewayCharge } | { failed: { code: GatewayErrorCode; message: string } },
-    now: Date,
-  ): Promise<Outcome> {
+  /** Step 3: the charge's own answer, applied once (the row must still be at this attempt). */
+  private async follow(organizationId: string, installmentId: string, attempt: number, result: InstallmentChargeResult, now: Date): Promise<Outcome> {
+    const gatewayChargeId = result.gatewayChargeId;
+    switch (result.outcome) {
+      case 'succeeded': {
+        const moved = await this.scoped(organizationId).transactional((tx) =>
+          this.outcomes.follow(tx, installmentId, { kind: 'succeeded', gatewayChargeId }, attempt),
+        );
+        return moved === 'paid' ? 'paid' : 'none';
+      }
+      case 'failed':
+        if (result.paymentId) {
+          const moved = await this.scoped(organizationId).transactional((tx) =>
+            this.outcomes.follow(tx, installmentId, { kind: 'failed', reason: result.failureMessage || 'The payment failed', gatewayChargeId }, attempt),
+          );
+          return moved === 'failed' ? 'failed' : 'none';
+        }
+        return this.failUncharged(organizationId, installmentId, attempt, result, now);
+      case 'processing':
+        await this.scoped(organizationId).nativeUpdate(
+          Installment,
+          { id: installmentId, status: InstallmentStatus.PROCESSING, attempts: attempt },
+          { gatewayChargeId, lastError: null },
+        );
+        return 'processing';
+      default:
+        await this.noteUnknown(organizationId, installmentId, attempt, new Error('the payment gateway has not answered yet'));
+        return 'unknown';
+    }
+  }
+
+  /** Payments refused before any payment was made (the method, the invoices): FAILED, told here since no PaymentFailed follows. */
+  private async failUncharged(organizationId: string, installmentId: string, attempt: number, result: InstallmentChargeResult, now: Date): Promise<Outcome> {
     return this.scoped(organizationId).transactional(async (tx) => {
       const found = (await tx.findOne(Installment, { id: installmentId }))!;
       await lockCustomerReceivables(tx, found.customerId);
       const installment = (await tx.findOne(Installment, { id: installmentId }, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true }))!;
-      if (installment.status !== InstallmentStatus.PROCESSING || installment.attempts !== attempt) return 'none'; // recorded by another run
+      if (installment.status !== InstallmentStatus.PROCESSING || installment.attempts !== attempt) return 'none';
       const plan = (await tx.findOne(InstallmentPlan, { id: installment.planId }, { refresh: true }))!;
-      const charge = 'charge' in answer ? answer.charge : null;
-      if (charge) installment.gatewayChargeId = charge.id;
-
-      if (charge?.status === 'succeeded') {
-        installment.status = InstallmentStatus.PAID;
-        installment.paidAt = now;
-        installment.lastError = null;
-        await tx.flush();
-        await this.recordPayment(tx, plan, installment, now);
-        await this.completeIfDone(tx, plan, now);
-        await tx.flush();
-        return 'paid';
-      }
-      if (charge?.status === 'processing') {
-        installment.lastError = null;
-        await tx.flush();
-        return 'processing';
-      }
-      const failure =
-        'failed' in answer
-          ? answer.failed
-          : charge!.status === 'requires_action'
-            ? { code: GatewayErrorCode.AUTHENTICATION_REQUIRED, message: '' }
-            : { code: charge!.failure?.code ?? GatewayErrorCode.CARD_DECLINED, message: charge!.failure?.message ?? '' };
-      const reason = failureReason(failure.code, failure.message);
+      const reason = result.failureMessage || 'The payment could not be taken';
       installment.status = InstallmentStatus.FAILED;
       installment.lastError = reason;
-      await this.announceFailure(tx, plan, installment, reason, failure.code, charge, now);
+      await this.announceUnchargedFailure(tx, plan, installment, reason, result.failureCode ?? 'NOT_CHARGED', now);
       await tx.flush();
       return 'failed';
     });
   }
 
-  /** The request of an attempt: derived only from what it pays, so a retry sends exactly the same parameters. */
-  private chargeRequest(organizationId: string, { installment, plan, method }: Claim): CreateCharge {
-    return {
-      gatewayCustomerId: method.gatewayCustomerId,
-      paymentMethodId: method.gatewayPaymentMethodId,
-      amount: installment.amount,
-      currency: installment.currency,
-      description: `Installment ${installment.sequence} of plan ${plan.id}`,
-      metadata: { organizationId, customerId: plan.customerId, planId: plan.id, installmentId: installment.id },
-      offSession: true,
-      idempotencyKey: installment.idempotencyKey!,
-    };
-  }
-
   /**
-   * The money, recorded as a received payment (its id is the installment's, so recording twice is once) allocated
-   * to the covered invoices, oldest due first, up to what each still owes.
+   * The request of an attempt: derived only from what it pays, so asking again sends the same parameters. The
+   * amount pays the covered invoices oldest due first, after what the plan's earlier installments still in progress
+   * are collecting (they were allocated the same way), so two installments in flight never pay the same invoice.
    */
-  private async recordPayment(tx: EntityManager, plan: InstallmentPlan, installment: Installment, now: Date): Promise<void> {
-    if (!this.reconciliation) {
-      this.logger.warn(`Installment ${installment.id} was paid but Reconciliation is not provided: the payment is not recorded`);
-      return;
-    }
-    const invoices = await this.coveredInvoices(tx, plan.id);
+  private async chargeRequest(em: EntityManager, installment: Installment, plan: InstallmentPlan): Promise<InstallmentChargeRequest> {
+    const earlier = await em.find(
+      Installment,
+      { planId: plan.id, status: InstallmentStatus.PROCESSING, sequence: { $lt: installment.sequence } },
+      { refresh: true },
+    );
+    let skip = earlier.reduce((sum, i) => sum + i.amount, 0n);
     let left = installment.amount;
     const allocations: { invoiceId: string; amount: Money }[] = [];
-    for (const invoice of invoices) {
-      const take = minBig(left, invoice.amountDue().amount);
+    for (const invoice of await this.coveredInvoices(em, plan.id)) {
+      let owed = invoice.amountDue().amount;
+      const skipped = minBig(skip, owed);
+      skip -= skipped;
+      owed -= skipped;
+      const take = minBig(left, owed);
       if (take <= 0n) continue;
       allocations.push({ invoiceId: invoice.id, amount: Money.of(take, installment.currency) });
       left -= take;
       if (left === 0n) break;
     }
-    await this.reconciliation.recordPayment(tx, {
-      paymentId: installment.id,
+    const count = await em.count(Installment, { planId: plan.id });
+    return {
+      installmentId: installment.id,
+      attempt: installment.attempts,
       customerId: plan.customerId,
+      paymentMethodId: installment.paymentMethodId ?? plan.paymentMethodId,
       amount: installment.money(),
-      method: await this.methodLabel(tx, installment.paymentMethodId ?? plan.paymentMethodId),
-      reference: installment.gatewayChargeId,
-      receivedAt: now,
       allocations,
-      source: PaymentSource.PAYMENTS,
-    });
+      description: `Installment ${installment.sequence} of ${count}`,
+    };
   }
 
-  private async announceFailure(
+  /**
+   * A failure Payments never saw (no payment was made: the method could no longer be charged, or Payments refused
+   * the request): InstallmentPaymentFailed, the customer's PAYMENT_FAILED message and the office's in-app notice.
+   * Failures of a payment are announced by Payments (PaymentFailed with purpose INSTALLMENT, its messages, the
+   * Action Center), not here.
+   */
+  private async announceUnchargedFailure(
     tx: EntityManager,
     plan: InstallmentPlan,
     installment: Installment,
     reason: string,
     failureCode: string,
-    charge: GatewayCharge | null,
     now: Date,
   ): Promise<void> {
     const invoiceIds = (await this.coveredInvoices(tx, plan.id)).map((i) => i.id);
@@ -371,14 +352,21 @@ export class InstallmentCharges {
         dueOn: installment.dueOn,
         attempt: installment.attempts,
         reason,
-        failureCode: charge?.failure?.gatewayCode ? `${failureCode}:${charge.failure.gatewayCode}` : failureCode,
+        failureCode,
         paymentMethodId: methodId,
       }),
     );
     const customer = await this.customers.get(tx, plan.customerId);
+    const amount = installment.money();
+    await this.notifications.notifyStaff(tx, {
+      dedupeKey: `installment-failed:${installment.id}:${installment.attempts}`,
+      roles: FAILURE_STAFF_ROLES,
+      title: `Installment ${installment.sequence} of ${amount.format()} from ${customer?.name ?? 'a customer'} could not be charged`,
+      body: reason,
+    });
     if (!customer) return;
     const channels = customer.email ? [Channel.EMAIL] : customer.phone ? [Channel.SMS] : [];
-    if (channels.length === 0) return; // the event still tells the office
+    if (channels.length === 0) return; // the event and the office's notice still tell
     try {
       await this.notifications.notifyCustomer(tx, {
         dedupeKey: `installment-failed:${installment.id}:${installment.attempts}`,
@@ -387,7 +375,7 @@ export class InstallmentCharges {
         channels,
         data: {
           customerName: customer.name,
-          amount: installment.money(),
+          amount,
           date: now,
           reason,
           reference: `Installment ${installment.sequence}`,
@@ -459,18 +447,6 @@ export class InstallmentCharges {
     await tx.flush();
   }
 
-  /** COMPLETED when nothing is left to charge: every installment PAID or SKIPPED (or cancelled as not needed). */
-  private async completeIfDone(tx: EntityManager, plan: InstallmentPlan, now: Date): Promise<void> {
-    if (plan.status !== InstallmentPlanStatus.ACTIVE) return;
-    const open = await tx.count(Installment, {
-      planId: plan.id,
-      status: { $in: [InstallmentStatus.SCHEDULED, InstallmentStatus.PROCESSING, InstallmentStatus.FAILED] },
-    });
-    if (open > 0) return;
-    plan.status = InstallmentPlanStatus.COMPLETED;
-    plan.completedAt = now;
-  }
-
   private async stillOwed(tx: EntityManager, plan: InstallmentPlan): Promise<bigint> {
     const invoices = await this.coveredInvoices(tx, plan.id);
     return invoices.reduce((sum, i) => sum + i.amountDue().amount, 0n);
@@ -498,12 +474,12 @@ export class InstallmentCharges {
 
   private async noteUnknown(organizationId: string, installmentId: string, attempt: number, error: unknown): Promise<void> {
     const message = error instanceof Error ? error.message : String(error);
-    this.logger.warn(`Installment ${installmentId} attempt ${attempt}: outcome unknown (${message}); a later run asks again with the same key`);
+    this.logger.warn(`Installment ${installmentId} attempt ${attempt}: outcome unknown (${message}); Payments settles it, a later run asks again with the same key`);
     await this.scoped(organizationId).nativeUpdate(
-        Installment,
-        { id: installmentId, status: InstallmentStatus.PROCESSING, attempts: attempt },
-        { lastError: `Outcome unknown, to be checked again: ${message}` },
-      );
+      Installment,
+      { id: installmentId, status: InstallmentStatus.PROCESSING, attempts: attempt },
+      { lastError: `Outcome unknown, being checked: ${message}` },
+    );
   }
 
   /** One installment's failure (a bug, the database) is logged and leaves it for the next run; the others go on. */

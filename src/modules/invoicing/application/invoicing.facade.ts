@@ -2,7 +2,8 @@ import { Injectable } from '@nestjs/common';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { isUuid } from '#libs/ddd/index.js';
 import { Money } from '#libs/money/index.js';
-import { BilledRefType, Invoice, InvoiceStatus } from '../domain/invoice.entity.js';
+import { BilledRefType, Invoice, InvoiceStatus, UNPAID_STATUSES } from '../domain/invoice.entity.js';
+import { BulkInvoices, type BulkInvoiceCommand } from './bulk-invoices.js';
 import { CustomerBalances, type CustomerBalance } from './customer-balances.js';
 import { Invoices, type DraftInvoiceCommand } from './invoices.use-case.js';
 import { OrganizationContext } from './organization-context.js';
@@ -50,7 +51,17 @@ export class Invoicing {
     private readonly invoices: Invoices,
     private readonly balances: CustomerBalances,
     private readonly context: OrganizationContext,
+    private readonly bulk: BulkInvoices,
   ) {}
+
+  /**
+   * Creates and issues many invoices at once in the caller's transaction (billing runs): the same rules, rows and
+   * events as issueInvoice one by one, in a handful of multi-row statements (see BulkInvoices). All or nothing.
+   * A command may carry the id its invoice gets. Summaries in the order of the commands.
+   */
+  async issueInvoicesBulk(em: EntityManager, cmds: readonly BulkInvoiceCommand[], actorUserId: string | null = null): Promise<InvoiceSummary[]> {
+    return this.bulk.issue(em, cmds, actorUserId);
+  }
 
   /** Creates and issues an invoice at once (numbered, announced as InvoiceIssued). */
   async issueInvoice(em: EntityManager, cmd: DraftInvoiceCommand, actorUserId: string | null = null): Promise<InvoiceSummary> {
@@ -61,6 +72,19 @@ export class Invoicing {
     if (!isUuid(id)) return null;
     const invoice = await em.findOne(Invoice, { id });
     return invoice ? summaryOf(invoice) : null;
+  }
+
+  /**
+   * The customer's issued invoices that still owe something (OPEN, PARTIALLY_PAID), oldest first: by due date, then
+   * number. The order to pay them in when a payment covers only part of the balance (mass charges).
+   */
+  async unpaidInvoices(em: EntityManager, customerId: string): Promise<InvoiceSummary[]> {
+    const invoices = await em.find(
+      Invoice,
+      { customerId, status: { $in: [...UNPAID_STATUSES] } },
+      { orderBy: { dueDate: 'asc', sequence: 'asc', id: 'asc' } },
+    );
+    return invoices.map(summaryOf).filter((i) => i.amountDue.isPositive());
   }
 
   /** What the customer owes now, their credit and their unallocated payments. */

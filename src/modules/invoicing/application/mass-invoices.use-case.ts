@@ -1,8 +1,16 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { Clock, type FieldProblem, isUuid } from '#libs/ddd/index.js';
+import { Clock, isUuid } from '#libs/ddd/index.js';
 import { currentTenant } from '#libs/tenancy/index.js';
-import { CustomerDirectory, type CustomerFilter } from '../../customers/index.js';
+import { CustomerDirectory } from '../../customers/index.js';
+import {
+  type CustomerSelection,
+  type CustomerSelectionRules,
+  filterJson,
+  insertBatchItems,
+  selectCustomers,
+  selectionProblems,
+} from '../../../platform/customer-selection.js';
 import { BilledRefType } from '../domain/invoice.entity.js';
 import {
   FINISHED_MASS_INVOICE_STATUSES,
@@ -18,10 +26,16 @@ import { OrganizationContext } from './organization-context.js';
 export const MAX_MASS_INVOICE_CUSTOMERS = 10_000;
 
 /** Exactly one of `filter` and `customerIds`. */
-export interface CreateMassInvoiceCommand extends MassInvoiceTerms {
-  filter?: CustomerFilter | null;
-  customerIds?: string[] | null;
-}
+export interface CreateMassInvoiceCommand extends MassInvoiceTerms, CustomerSelection {}
+
+const SELECTION: CustomerSelectionRules = {
+  max: MAX_MASS_INVOICE_CUSTOMERS,
+  noun: 'mass invoice',
+  verb: 'invoice',
+  invalid: (problems) => InvoicingError.invalid(problems),
+  notFound: (problems) =>
+    new InvoicingError(InvoicingErrorReason.CUSTOMER_NOT_FOUND, problems.map((p) => `${p.field}: ${p.message}`).join('; '), problems),
+};
 
 /**
  * Mass invoices: create a batch (validated in full, written with all its items in the caller's transaction; the
@@ -39,17 +53,10 @@ export class MassInvoices {
   async create(em: EntityManager, cmd: CreateMassInvoiceCommand, actorUserId: string | null): Promise<MassInvoiceBatch> {
     const org = await this.context.of(em);
     const { problems, lines } = checkMassInvoiceTerms(cmd, org.currency, org.today);
-    const hasFilter = cmd.filter !== undefined && cmd.filter !== null;
-    const hasList = cmd.customerIds !== undefined && cmd.customerIds !== null;
-    if (hasFilter === hasList) {
-      problems.push({ field: 'filter', message: 'give either a filter or customerIds (not both)' });
-    }
-    if (hasList && cmd.customerIds!.length > MAX_MASS_INVOICE_CUSTOMERS) {
-      problems.push({ field: 'customerIds', message: `at most ${MAX_MASS_INVOICE_CUSTOMERS} customers per mass invoice` });
-    }
+    problems.push(...selectionProblems(cmd, SELECTION));
     if (problems.length) throw InvoicingError.invalid(problems);
 
-    const customerIds = hasFilter ? await this.selectByFilter(em, cmd.filter!) : await this.checkList(em, cmd.customerIds!);
+    const customerIds = await selectCustomers(this.customers, em, cmd, SELECTION);
     const ref = cmd.billedRef;
     const batch = Object.assign(new MassInvoiceBatch(), {
       issue: cmd.issue,
@@ -61,20 +68,13 @@ export class MassInvoices {
       billedRefId: ref?.id ?? null,
       billedRefLabel: ref?.label?.trim() || null,
       memo: cmd.memo?.trim() || null,
-      customerFilter: hasFilter ? filterJson(cmd.filter!) : null,
+      customerFilter: cmd.filter ? filterJson(cmd.filter) : null,
       total: customerIds.length,
       createdBy: actorUserId,
     });
     em.persist(batch);
     await em.flush();
-    // One statement for all the items (10,000 rows are one round trip, not 10,000 inserts).
-    const now = this.clock.now();
-    await em.execute(
-      `insert into mass_invoice_item (id, organization_id, created_at, updated_at, batch_id, position, customer_id, status)
-       select gen_random_uuid(), ?, ?, ?, ?, (t.ord - 1)::int, t.customer_id, 'PENDING'
-         from unnest(?::uuid[]) with ordinality as t(customer_id, ord)`,
-      [batch.organizationId, now, now, batch.id, `{${customerIds.join(',')}}`],
-    );
+    await insertBatchItems(em, 'mass_invoice_item', batch, customerIds, this.clock.now());
     return batch;
   }
 
@@ -120,35 +120,6 @@ export class MassInvoices {
     return batch;
   }
 
-  private async selectByFilter(em: EntityManager, filter: CustomerFilter): Promise<string[]> {
-    const ids: string[] = [];
-    for await (const batch of this.customers.idBatches(em, filter, 1000)) {
-      ids.push(...batch);
-      if (ids.length > MAX_MASS_INVOICE_CUSTOMERS) {
-        throw InvoicingError.invalid([
-          { field: 'filter', message: `matches more than ${MAX_MASS_INVOICE_CUSTOMERS} customers; narrow it or invoice in several batches` },
-        ]);
-      }
-    }
-    if (!ids.length) throw InvoicingError.invalid([{ field: 'filter', message: 'matches no customers' }]);
-    return ids;
-  }
-
-  /** Every id must be a customer of the organization (archived ones are accepted and skipped by the job). */
-  private async checkList(em: EntityManager, ids: string[]): Promise<string[]> {
-    const unique = [...new Set(ids)];
-    if (!unique.length) throw InvoicingError.invalid([{ field: 'customerIds', message: 'give at least one customer' }]);
-    const found = new Set((await this.customers.getMany(em, unique)).map((c) => c.id));
-    const problems: FieldProblem[] = [];
-    ids.forEach((id, i) => {
-      if (!found.has(id) && problems.length < 20) problems.push({ field: `customerIds.${i}`, message: `no customer ${id} in this organization` });
-    });
-    // NOT_FOUND like every other lookup of an id (another organization's customer is not ours to name), with the
-    // positions of the unknown ids in `fields`.
-    if (problems.length) throw new InvoicingError(InvoicingErrorReason.CUSTOMER_NOT_FOUND, problems.map((p) => `${p.field}: ${p.message}`).join('; '), problems);
-    return unique;
-  }
-
   private finished(batch: MassInvoiceBatch, what: string): InvoicingError {
     return new InvoicingError(InvoicingErrorReason.MASS_INVOICE_FINISHED, `The mass invoice is ${batch.status} and cannot be ${what}`);
   }
@@ -156,13 +127,4 @@ export class MassInvoices {
 
 export function massInvoiceNotFound(id?: string): InvoicingError {
   return new InvoicingError(InvoicingErrorReason.MASS_INVOICE_NOT_FOUND, id ? `Mass invoice ${id} was not found` : 'Mass invoice was not found');
-}
-
-/** The filter as stored on the batch: JSON, so bigints become strings. */
-function filterJson(filter: CustomerFilter): Record<string, unknown> {
-  return Object.fromEntries(
-    Object.entries(filter)
-      .filter(([, v]) => v !== undefined && v !== null)
-      .map(([k, v]) => [k, typeof v === 'bigint' ? v.toString() : v]),
-  );
 }

@@ -3,7 +3,8 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { isUuid } from '#libs/ddd/index.js';
 import { Money } from '#libs/money/index.js';
 import { type PaymentSource, ReceivedPayment, type ReceivedPaymentStatus } from '../domain/received-payment.entity.js';
-import { PaymentReconciliation, type RecordPaymentCommand } from './reconciliation.use-case.js';
+import { type BulkRecorded, type BulkRecordOptions, BulkReconciliation } from './bulk-reconciliation.js';
+import { PaymentReconciliation, type RecordPaymentCommand, type RefundPaymentCommand } from './reconciliation.use-case.js';
 
 /** What other modules know of a payment Invoicing received. */
 export interface ReceivedPaymentSummary {
@@ -12,7 +13,9 @@ export interface ReceivedPaymentSummary {
   amount: Money;
   allocated: Money;
   credited: Money;
-  /** Neither allocated nor credited: what the reconciliation list shows. */
+  /** Given back by Payments out of it (refunds). */
+  refunded: Money;
+  /** Neither allocated nor credited nor refunded: what the reconciliation list shows. */
   unallocated: Money;
   status: ReceivedPaymentStatus;
   source: PaymentSource;
@@ -29,6 +32,7 @@ export function paymentSummaryOf(p: ReceivedPayment): ReceivedPaymentSummary {
     amount: p.money(p.amount),
     allocated: p.money(p.amountAllocated),
     credited: p.money(p.amountCredited),
+    refunded: p.money(p.amountRefunded),
     unallocated: p.unallocated(),
     status: p.status,
     source: p.source,
@@ -46,7 +50,19 @@ export function paymentSummaryOf(p: ReceivedPayment): ReceivedPaymentSummary {
  */
 @Injectable()
 export class Reconciliation {
-  constructor(private readonly payments: PaymentReconciliation) {}
+  constructor(
+    private readonly payments: PaymentReconciliation,
+    private readonly bulk: BulkReconciliation,
+  ) {}
+
+  /**
+   * recordPayment for many payments in the caller's transaction, in a fixed number of statements (see
+   * BulkReconciliation): same rows and events, idempotent by paymentId. `capAllocationsToDue` cuts allocations to
+   * what the invoices still owe (a charge that already succeeded).
+   */
+  async recordPaymentsBulk(em: EntityManager, cmds: readonly RecordPaymentCommand[], options: BulkRecordOptions = {}): Promise<BulkRecorded[]> {
+    return this.bulk.recordPayments(em, cmds, options);
+  }
 
   /**
    * Idempotent by `paymentId`: recording the same id again with the same customer and amount returns the existing
@@ -66,6 +82,17 @@ export class Reconciliation {
     return paymentSummaryOf(await this.payments.reversePayment(em, paymentId, reason));
   }
 
+  /**
+   * Payments gave (part of) a payment back: out of its unallocated part first, then allocations latest first, each
+   * invoice getting a REFUND credit note for it (it stays settled) or, with `reopenInvoices`, owing it again. Call it
+   * once per refund, in the transaction that records the refund's success. Null when the payment was never recorded
+   * here. Announces PaymentRefundRecorded (and PaymentAllocationReversed, PaymentAllocated, CreditCreated, CreditApplied).
+   */
+  async refundPayment(em: EntityManager, cmd: RefundPaymentCommand): Promise<ReceivedPaymentSummary | null> {
+    const payment = await this.payments.refundPayment(em, cmd);
+    return payment ? paymentSummaryOf(payment) : null;
+  }
+
   async payment(em: EntityManager, paymentId: string): Promise<ReceivedPaymentSummary | null> {
     if (!isUuid(paymentId)) return null;
     const payment = await em.findOne(ReceivedPayment, { id: paymentId });
@@ -73,4 +100,4 @@ export class Reconciliation {
   }
 }
 
-export type { AllocationCommand, RecordPaymentCommand } from './reconciliation.use-case.js';
+export type { AllocationCommand, RecordPaymentCommand, RefundPaymentCommand } from './reconciliation.use-case.js';

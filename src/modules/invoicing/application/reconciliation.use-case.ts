@@ -1,11 +1,11 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { domainEvent, type FieldProblem, isUuid } from '#libs/ddd/index.js';
 import { Money } from '#libs/money/index.js';
 import { Outbox } from '#libs/outbox/index.js';
 import { CustomerDirectory } from '../../customers/index.js';
-import type { Credit } from '../domain/credit.entity.js';
+import { Credit, CreditKind } from '../domain/credit.entity.js';
 import { PaymentAllocation, PaymentSource, ReceivedPayment, ReceivedPaymentStatus } from '../domain/received-payment.entity.js';
 import { InvoicingError, InvoicingErrorReason } from '../invoicing.error.js';
 import {
@@ -13,6 +13,7 @@ import {
   type PaymentAllocatedPayload,
   type PaymentAllocationReversedPayload,
   type PaymentRecordedPayload,
+  type PaymentRefundRecordedPayload,
   type PaymentReversedPayload,
 } from '../invoicing.events.js';
 import { Credits } from './credits.use-case.js';
@@ -44,6 +45,18 @@ export interface RecordPaymentCommand {
   source: PaymentSource;
 }
 
+/** Payments gave (part of) a payment back; see PaymentReconciliation.refundPayment. */
+export interface RefundPaymentCommand {
+  paymentId: string;
+  /** The Payments module's refund id (in the events and the credit notes' reasons). */
+  refundId: string;
+  amount: Money;
+  reason: string;
+  /** The invoices it is taken back from owe it again, instead of getting a REFUND credit note that keeps them settled. */
+  reopenInvoices?: boolean;
+  actorUserId?: string | null;
+}
+
 export interface RecordedPayment {
   payment: ReceivedPayment;
   /** False when the same payment id had been recorded before (nothing changed). */
@@ -57,6 +70,8 @@ export interface RecordedPayment {
  */
 @Injectable()
 export class PaymentReconciliation {
+  private readonly logger = new Logger(PaymentReconciliation.name);
+
   constructor(
     private readonly ledger: ReceivablesLedger,
     private readonly credits: Credits,
@@ -205,6 +220,151 @@ export class PaymentReconciliation {
         amount: payment.money(payment.amount).toJSON(),
       }),
     );
+    await this.balances.refresh(em, payment.customerId, payment.currency);
+    return payment;
+  }
+
+  /**
+   * Payments gave `amount` of a payment back (a refund that succeeded at the gateway); called once per refund, in the
+   * transaction that marks the refund succeeded, so it must not refuse a valid payment. The money comes first out of
+   * the payment's unallocated part; beyond that, allocations are taken back latest first. By default each invoice it
+   * was taken from gets a REFUND credit note for that amount, applied at once, so the invoice stays settled (the refund
+   * corrects what was billed); with `reopenInvoices` the invoices owe it again. Only if that is not enough (account
+   * credit made from the payment) is the unapplied rest of that credit used. Returns null when Invoicing never
+   * recorded the payment (nothing to do), and changes nothing on a reversed one.
+   */
+  async refundPayment(em: EntityManager, cmd: RefundPaymentCommand): Promise<ReceivedPayment | null> {
+    const org = await this.context.of(em);
+    const why = checkedReason(cmd.reason, 'reason', 'say why the payment is refunded');
+    if (!isUuid(cmd.paymentId ?? '')) return null;
+    if (!(await em.findOne(ReceivedPayment, { id: cmd.paymentId }))) return null;
+    const payment = await this.lockPayment(em, cmd.paymentId, { allowReversed: true });
+    if (payment.status === ReceivedPaymentStatus.REVERSED) return payment;
+    const amount = checkedAmount(cmd.amount, payment.currency, 'amount');
+    const actor = cmd.actorUserId ?? null;
+    let rest = amount.amount;
+    const take = (available: bigint) => (available < rest ? available : rest);
+
+    const fromUnallocated = take(payment.unallocated().amount);
+    payment.amountRefunded += fromUnallocated;
+    rest -= fromUnallocated;
+
+    const fromInvoices: { invoiceId: string; amount: bigint }[] = [];
+    if (rest > 0n) {
+      const allocations = await em.find(PaymentAllocation, { paymentId: payment.id, reversedAt: null }, { orderBy: { createdAt: 'desc', id: 'desc' } });
+      for (const allocation of allocations) {
+        if (rest === 0n) break;
+        const taken = take(allocation.amount);
+        const invoice = await this.ledger.invoiceToSettle(em, allocation.invoiceId, payment.customerId, payment.currency, 'paymentId');
+        // Reversed, not edited: the allocation as it was stays in the history; the part that still pays is a new one.
+        allocation.reversedAt = org.now;
+        this.outbox.record(
+          em,
+          domainEvent<PaymentAllocationReversedPayload>(InvoicingEvents.PaymentAllocationReversed, org.id, {
+            allocationId: allocation.id,
+            paymentId: payment.id,
+            invoiceId: allocation.invoiceId,
+            customerId: payment.customerId,
+            amount: payment.money(allocation.amount).toJSON(),
+            reason: why,
+          }),
+        );
+        if (allocation.amount > taken) {
+          const kept = em.create(PaymentAllocation, {
+            paymentId: payment.id,
+            invoiceId: allocation.invoiceId,
+            customerId: payment.customerId,
+            currency: payment.currency,
+            amount: allocation.amount - taken,
+            createdBy: allocation.createdBy,
+            // Keeps its place in the latest-first order of a later refund.
+            createdAt: allocation.createdAt,
+          } as PaymentAllocation);
+          em.persist(kept);
+          this.outbox.record(
+            em,
+            domainEvent<PaymentAllocatedPayload>(InvoicingEvents.PaymentAllocated, org.id, {
+              allocationId: kept.id,
+              paymentId: payment.id,
+              invoiceId: kept.invoiceId,
+              customerId: payment.customerId,
+              amount: payment.money(kept.amount).toJSON(),
+            }),
+          );
+        }
+        invoice.amountPaid -= taken;
+        payment.amountAllocated -= taken;
+        payment.amountRefunded += taken;
+        this.ledger.settle(em, invoice, org.now);
+        fromInvoices.push({ invoiceId: invoice.id, amount: taken });
+        rest -= taken;
+      }
+      // Credit notes read the invoices fresh under their locks: write what changed first.
+      await em.flush();
+    }
+
+    const creditNotes = new Map<string, string | null>();
+    if (!cmd.reopenInvoices) {
+      for (const { invoiceId, amount: taken } of fromInvoices) {
+        const invoice = await this.ledger.invoiceToSettle(em, invoiceId, payment.customerId, payment.currency, 'paymentId');
+        const [row] = await em.execute<{ sum: string }[]>(
+          `select coalesce(sum(amount), 0)::text as sum from credit
+            where organization_id = ? and invoice_id = ? and kind in ('REFUND', 'ADJUSTMENT') and cancelled_at is null`,
+          [invoice.organizationId, invoice.id],
+        );
+        // Credit notes never add up to more than the invoice billed: what does not fit leaves the invoice owing it.
+        const room = invoice.total - BigInt(row!.sum);
+        const noteAmount = taken < room ? taken : room;
+        if (noteAmount <= 0n) {
+          creditNotes.set(invoiceId, null);
+          continue;
+        }
+        const note = await this.credits.createCreditNote(
+          em,
+          { invoiceId, kind: CreditKind.REFUND, amount: payment.money(noteAmount), reason: `Refund of a payment (${payment.method}): ${why}` },
+          actor,
+        );
+        creditNotes.set(invoiceId, note.id);
+      }
+    }
+
+    const fromCredits: { creditId: string; amount: bigint }[] = [];
+    if (rest > 0n) {
+      const credits = await em.find(
+        Credit,
+        { sourcePaymentId: payment.id, kind: CreditKind.OVERPAYMENT, cancelledAt: null, remaining: { $gt: 0n } },
+        { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true, orderBy: { createdAt: 'desc', id: 'desc' } },
+      );
+      for (const credit of credits) {
+        if (rest === 0n) break;
+        const taken = take(credit.remaining);
+        credit.remaining -= taken;
+        payment.amountCredited -= taken;
+        payment.amountRefunded += taken;
+        fromCredits.push({ creditId: credit.id, amount: taken });
+        rest -= taken;
+      }
+    }
+    if (rest > 0n) {
+      // Only account credit already applied to other invoices is left: it stays applied (the event tells the office).
+      this.logger.warn(`Refund ${cmd.refundId} of payment ${payment.id}: ${payment.money(rest).format('en-US')} could not be matched in Invoicing`);
+    }
+
+    payment.reconcile();
+    this.outbox.record(
+      em,
+      domainEvent<PaymentRefundRecordedPayload>(InvoicingEvents.PaymentRefundRecorded, org.id, {
+        paymentId: payment.id,
+        refundId: cmd.refundId,
+        customerId: payment.customerId,
+        amount: amount.toJSON(),
+        fromUnallocated: payment.money(fromUnallocated).toJSON(),
+        fromInvoices: fromInvoices.map((f) => ({ invoiceId: f.invoiceId, amount: payment.money(f.amount).toJSON(), creditNoteId: creditNotes.get(f.invoiceId) ?? null })),
+        fromCredits: fromCredits.map((c) => ({ creditId: c.creditId, amount: payment.money(c.amount).toJSON() })),
+        reopenInvoices: !!cmd.reopenInvoices,
+      }),
+    );
+    await em.flush();
     await this.balances.refresh(em, payment.customerId, payment.currency);
     return payment;
   }

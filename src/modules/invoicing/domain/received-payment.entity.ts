@@ -42,7 +42,8 @@ registerEnumType(OfflinePaymentMethod, { name: 'OfflinePaymentMethod' });
 @Index({ properties: ['organizationId', 'receivedAt'] })
 @Check({
   name: 'received_payment_within_amount',
-  expression: '"amount" > 0 and "amount_allocated" >= 0 and "amount_credited" >= 0 and "amount_allocated" + "amount_credited" <= "amount"',
+  expression:
+    '"amount" > 0 and "amount_allocated" >= 0 and "amount_credited" >= 0 and "amount_refunded" >= 0 and "amount_allocated" + "amount_credited" + "amount_refunded" <= "amount"',
 })
 export class ReceivedPayment extends TenantEntity {
   @Property({ type: 'uuid' })
@@ -73,6 +74,10 @@ export class ReceivedPayment extends TenantEntity {
   @Property({ type: new BigIntType('bigint') })
   amountCredited: bigint = 0n;
 
+  /** Given back to the customer by Payments (refunds), out of what was neither allocated nor credited. */
+  @Property({ type: new BigIntType('bigint') })
+  amountRefunded: bigint = 0n;
+
   @Enum({ items: () => ReceivedPaymentStatus, nativeEnumName: 'received_payment_status' })
   status: ReceivedPaymentStatus = ReceivedPaymentStatus.UNRECONCILED;
 
@@ -93,10 +98,10 @@ export class ReceivedPayment extends TenantEntity {
     return Money.of(minor, this.currency);
   }
 
-  /** Neither allocated nor credited. */
+  /** Neither allocated nor credited nor refunded. */
   unallocated(): Money {
     if (this.status === ReceivedPaymentStatus.REVERSED) return Money.zero(this.currency);
-    return this.money(this.amount - this.amountAllocated - this.amountCredited);
+    return this.money(this.amount - this.amountAllocated - this.amountCredited - this.amountRefunded);
   }
 
   /** UNRECONCILED while some of it is unaccounted for. */

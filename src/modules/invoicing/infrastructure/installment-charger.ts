@@ -1,47 +1,51 @@
-import { Injectable } from '@nestjs/common';
-import {
-  type CreateCharge,
-  type GatewayCharge,
-  GatewayErrorCode,
-  PaymentGateway,
-} from '../../../infra/payment-gateway/index.js';
+import type { Money } from '#libs/money/index.js';
 
-/**
- * The one step of the installment job that moves money: a charge of a saved method, and reading a charge's state.
- *
- * It sits behind this small class on purpose: the Payments module (issue 6) will own charging (its payment records,
- * retries and dunning) and replace this with a provider that charges through Payments —
- * `{ provide: InstallmentCharger, useExisting: <Payments' charger> }` — without the job changing. The contract is the
- * PaymentGateway port's: a decline is a `failed` charge with its reason; an unknown outcome is a thrown GatewayError
- * UNAVAILABLE; the same idempotency key with the same parameters returns the first charge again.
- */
-@Injectable()
-export class InstallmentCharger {
-  constructor(private readonly gateway: PaymentGateway) {}
-
-  charge(input: CreateCharge): Promise<GatewayCharge> {
-    return this.gateway.createCharge(input);
-  }
-
-  status(chargeId: string): Promise<GatewayCharge> {
-    return this.gateway.getCharge(chargeId);
-  }
+/** One attempt of one installment, as the daily job asks for it. */
+export interface InstallmentChargeRequest {
+  installmentId: string;
+  /** The installment's attempt number: the charge's idempotency key is `installment:<installmentId>:attempt:<attempt>`. */
+  attempt: number;
+  customerId: string;
+  /** The Wallet's saved method the attempt was claimed with (the customer consented to off-session charges on it). */
+  paymentMethodId: string;
+  amount: Money;
+  /** The covered invoices it pays, oldest due first; their sum is at most `amount`. */
+  allocations: { invoiceId: string; amount: Money }[];
+  description: string;
 }
 
-const REASONS: Partial<Record<GatewayErrorCode, string>> = {
-  [GatewayErrorCode.CARD_DECLINED]: 'The card was declined by the bank',
-  [GatewayErrorCode.INSUFFICIENT_FUNDS]: 'Insufficient funds',
-  [GatewayErrorCode.EXPIRED_CARD]: 'The card has expired',
-  [GatewayErrorCode.INCORRECT_CVC]: "The card's security code was refused",
-  [GatewayErrorCode.INCORRECT_NUMBER]: 'The card number was refused',
-  [GatewayErrorCode.AUTHENTICATION_REQUIRED]: 'The bank asks the customer to authenticate this payment themselves',
-  [GatewayErrorCode.BANK_ACCOUNT_REJECTED]: 'The bank refused the debit',
-  [GatewayErrorCode.NOT_FOUND]: 'The payment method can no longer be charged',
-};
+export interface InstallmentChargeResult {
+  /**
+   * succeeded: the money was taken (and recorded against the invoices by the charger); processing: a bank debit the
+   * bank answers days later; failed: refused (a decline, or refused before any charge when `paymentId` is null);
+   * unknown: the gateway did not answer yet — the charger resolves it and announces the outcome.
+   */
+  outcome: 'succeeded' | 'processing' | 'failed' | 'unknown';
+  /** The payment that charges this attempt; null when nothing was charged (refused before a payment was made). */
+  paymentId: string | null;
+  /** The gateway's charge (pi_…), when known. */
+  gatewayChargeId: string | null;
+  /** Why it failed, in words a customer and the office can act on. */
+  failureMessage: string | null;
+  failureCode: string | null;
+}
 
-/** A refusal in words a customer and the office can act on: "Insufficient funds (Your card has insufficient funds.)". */
-export function failureReason(code: GatewayErrorCode, gatewayMessage: string): string {
-  const words = REASONS[code];
-  if (!words) return gatewayMessage;
-  return gatewayMessage && gatewayMessage !== words ? `${words} (${gatewayMessage})` : words;
+/**
+ * The one step of the installment job that moves money. Invoicing defines the port; the Payments module provides and
+ * exports the implementation (it owns charging: the payment record, the gateway call, recording the money in
+ * Invoicing, PaymentSucceeded / PaymentFailed, the customer's and the office's messages, the Payment Action Center and
+ * its retries). Invoicing never imports Payments: the installment follows its payment through those events
+ * (application/installment-payment-events.handler.ts).
+ *
+ * Contract: the same installment and attempt is the same request (the key `installment:<id>:attempt:<n>`): asking
+ * again returns the first payment's current state, never a second charge. A decline is an answer (`failed`), not a
+ * throw; a throw means the outcome is not known to the caller (asked again later with the same attempt).
+ */
+export abstract class InstallmentCharger {
+  abstract chargeInstallment(organizationId: string, request: InstallmentChargeRequest): Promise<InstallmentChargeResult>;
+}
+
+/** The idempotency key of an installment's attempt (the daily job's claim writes the same into `installment.idempotency_key`). */
+export function installmentAttemptKey(installmentId: string, attempt: number): string {
+  return `installment:${installmentId}:attempt:${attempt}`;
 }

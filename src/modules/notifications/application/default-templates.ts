@@ -115,6 +115,24 @@ Thank you,
     ),
   },
 
+  [MessageKind.AGREEMENT_SIGNUP]: {
+    EMAIL: email(
+      '{Organization Name}: your service agreement "{Agreement Name}" is ready to sign',
+      `Hi {Customer Name},
+
+{Organization Name} has prepared your service agreement "{Agreement Name}".
+
+Review the services, the price and the terms, accept them and put a card or bank account on file for automatic billing here:
+{Secure Link}
+
+For your security, the link works only once and expires on {Expires At}. Your card or bank details are entered on a secure page and are never sent by email.
+
+Thank you,
+{Organization Name}`,
+    ),
+    SMS: sms('{Organization Name}: your service agreement "{Agreement Name}" is ready to sign: {Secure Link} (expires {Expires At})'),
+  },
+
   [MessageKind.AGREEMENT_APPROVED]: {
     EMAIL: email(
       'Your agreement with {Organization Name} is approved',
@@ -205,6 +223,40 @@ Thank you,
 {Organization Name}`,
     ),
     SMS: sms('{Organization Name}: your card {Payment Method} expires {End Date}. Please add your new card with this secure link: {Secure Link}'),
+  },
+
+  [MessageKind.REFUND_ISSUED]: {
+    EMAIL: email(
+      'Your refund from {Organization Name}',
+      `Hi {Customer Name},
+
+{Organization Name} has refunded {Amount} to {Payment Method} on {Date}.
+
+Reason: {Reason}
+
+Depending on your bank, it can take 5 to 10 business days to appear on your statement. If you have any questions, just get in touch with us.
+
+Thank you,
+{Organization Name}`,
+    ),
+    SMS: sms('{Organization Name}: we refunded {Amount} to {Payment Method}. It can take 5-10 business days to appear.'),
+  },
+
+  [MessageKind.PAYMENT_CANCELLED]: {
+    EMAIL: email(
+      'Your payment to {Organization Name} was cancelled',
+      `Hi {Customer Name},
+
+Your bank payment of {Amount} from {Payment Method} was cancelled on {Date} before it was taken from your account. Nothing will be debited.
+
+Reason: {Reason}
+
+If you have any questions, just get in touch with us.
+
+Thank you,
+{Organization Name}`,
+    ),
+    SMS: sms('{Organization Name}: your bank payment of {Amount} from {Payment Method} was cancelled. Nothing will be debited.'),
   },
 
   [MessageKind.STAFF_ALERT]: {

@@ -72,12 +72,15 @@ describe('default templates', () => {
     PAYMENT_REQUEST: ['{Customer Name}', '{Amount}', '{Secure Link}'],
     PAYMENT_PROFILE_REQUEST: ['{Customer Name}', '{Secure Link}', '{Expires At}'],
     PAYMENT_METHOD_SAVED: ['{Customer Name}', '{Payment Method}', '{Date}'],
+    AGREEMENT_SIGNUP: ['{Customer Name}', '{Agreement Name}', '{Secure Link}', '{Expires At}'],
     AGREEMENT_APPROVED: ['{Customer Name}', '{Agreement Name}', '{Date}'],
     AGREEMENT_SUSPENDED: ['{Customer Name}', '{Agreement Name}', '{Date}', '{Reason}'],
     AGREEMENT_REACTIVATED: ['{Customer Name}', '{Agreement Name}', '{Date}'],
     RENEWAL_NOTICE: ['{Customer Name}', '{Agreement Name}', '{End Date}'],
     UPCOMING_INSTALLMENT: ['{Customer Name}', '{Amount}', '{Due Date}'],
     CARD_EXPIRING: ['{Customer Name}', '{Payment Method}', '{End Date}', '{Secure Link}', '{Expires At}'],
+    REFUND_ISSUED: ['{Customer Name}', '{Amount}', '{Payment Method}', '{Date}', '{Reason}'],
+    PAYMENT_CANCELLED: ['{Customer Name}', '{Amount}', '{Payment Method}', '{Date}', '{Reason}'],
     STAFF_ALERT: ['{Title}', '{Body}'],
   };
 

@@ -12,7 +12,7 @@ import { ConsentSource, PaymentMethod, PaymentMethodKind, PaymentMethodStatus, S
 import { PaymentProfileRequest, ProfileRequestPurpose, ProfileRequestStatus } from '../domain/payment-profile-request.entity.js';
 import { WalletError } from '../wallet.error.js';
 import { ManagePaymentMethods } from './manage-payment-methods.use-case.js';
-import { hashLinkToken } from './profile-requests.use-case.js';
+import { hashLinkToken, LINK_TOKEN_SHAPE } from '../../../platform/hosted-pages.js';
 import { CONSENT_WORDING, SavePaymentMethod } from './save-payment-method.use-case.js';
 import { WalletAccounts } from './wallet-accounts.js';
 
@@ -47,8 +47,8 @@ export type HostedPage =
   | { type: 'refused'; status: number; organization: OrganizationContact; message: string; retry: boolean }
   | { type: 'unavailable'; status: 503 };
 
-/** A well-formed link token: 32 bytes of base64url. Anything else is not looked up at all. */
-const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/;
+/** A well-formed link token (32 bytes of base64url); anything else is not looked up at all. */
+const TOKEN_SHAPE = LINK_TOKEN_SHAPE;
 /** Gateway session ids: Stripe's `cs_live_…`/`cs_test_…` and the sandbox's. */
 const SESSION_SHAPE = /^[A-Za-z0-9_]{8,255}$/;
 

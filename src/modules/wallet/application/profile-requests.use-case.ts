@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { type Principal } from '#libs/auth/index.js';
 import { Clock, newId } from '#libs/ddd/index.js';
 import { AppConfig } from '../../../config/index.js';
+import { hashLinkToken } from '../../../platform/hosted-pages.js';
 import { CustomerDirectory, CustomerStatus } from '../../customers/index.js';
 import { Channel, type MessageData, MessageKind, Notifications, SealedLinks } from '../../notifications/index.js';
 import { PaymentMethod, PaymentMethodKind, PaymentMethodStatus } from '../domain/payment-method.entity.js';
@@ -14,10 +14,8 @@ import { WALLET_MANAGER_ROLES } from './save-payment-method.use-case.js';
 /** The purpose under which profile request tokens are sealed (see SealedLinks). */
 export const PROFILE_LINK_PURPOSE = 'profile-request';
 
-/** SHA-256 (hex) of a link's token: the only form in which Settle keeps it. */
-export function hashLinkToken(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
-}
+/** SHA-256 (hex) of a link's token: the only form in which Settle keeps it (shared by every hosted page). */
+export { hashLinkToken };
 
 export interface SendProfileRequestCommand {
   customerId: string;

@@ -1,6 +1,7 @@
 import { Body, Controller, Get, Param, Post, Query, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { Public } from '#libs/auth/index.js';
+import { setHostedPageHeaders } from '../../../platform/hosted-pages.js';
 import { type HostedPage, ProfileRequestPages } from '../application/profile-requests.hosted-page.js';
 import { ProfileLinkRateLimiter } from '../application/profile-requests.rate-limiter.js';
 import {
@@ -69,18 +70,7 @@ export class ProfileRequestController {
   }
 }
 
-function headers(res: Response): void {
-  // The token is in the URL: keep it out of caches, Referer headers (to the gateway's page) and frames.
-  res.setHeader('Cache-Control', 'no-store');
-  res.setHeader('Referrer-Policy', 'no-referrer');
-  res.setHeader('X-Frame-Options', 'DENY');
-  res.setHeader('X-Content-Type-Options', 'nosniff');
-  res.setHeader('X-Robots-Tag', 'noindex, nofollow');
-  res.setHeader(
-    'Content-Security-Policy',
-    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self' https:; base-uri 'none'; frame-ancestors 'none'",
-  );
-}
+const headers = setHostedPageHeaders;
 
 function send(res: Response, page: HostedPage): void {
   headers(res);

@@ -1,0 +1,296 @@
+/**
+ * npm run bench:billing [-- --agreements 100000 --batch 500 --concurrency 2 --keep]
+ *
+ * A billing run of N agreements through the sandbox gateway with everything the app does for each (billed period
+ * claimed, invoice + line issued and numbered, payment + attempt + timeline, the sandbox's charge and idempotency
+ * record, received payment + allocation, invoice paid, balances, outbox events), through the app's own code
+ * (BillingRunRunner.plan + billBatch, `--concurrency` batches at a time as the worker's Bull concurrency does).
+ * Then a baseline: the same rows inserted again with plain batched SQL (multi-row INSERTs of `--batch` rows, the
+ * same concurrency), to say how close the run comes to the database's own insert speed.
+ * Prints and writes bench/results/billing-run.md.
+ *
+ * BENCH_DATABASE_URL: a server where the bench may create and drop settle_bench_billing (default
+ * postgresql://postgres@127.0.0.1:5432/postgres). BENCH_REDIS_URL (default redis://127.0.0.1:6379): the pacer and
+ * the progress channel, under a prefix of its own.
+ */
+import 'reflect-metadata';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { NestFactory } from '@nestjs/core';
+import { MikroORM } from '@mikro-orm/postgresql';
+import { FixedClock, newId } from '#libs/ddd/index.js';
+import { scopeToTenant } from '#libs/tenancy/index.js';
+import { AppModule } from '../src/app.module.js';
+import { loadConfig } from '../src/config/index.js';
+import { checkMigrations } from '../src/infra/database/migrations.js';
+import { BillingRunRunner } from '../src/modules/agreements/application/billing-run-runner.js';
+import { BillingRuns } from '../src/modules/agreements/application/billing-runs.use-case.js';
+
+const args = process.argv.slice(2);
+const option = (name: string, fallback: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] ? args[i + 1]! : fallback;
+};
+const AGREEMENTS = Number(option('agreements', '100000'));
+const BATCH = Number(option('batch', '500'));
+const CONCURRENCY = Number(option('concurrency', '2'));
+const KEEP = args.includes('--keep');
+const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const DB_NAME = 'settle_bench_billing';
+const TODAY = '2026-06-15';
+const clock = new FixedClock(`${TODAY}T15:00:00Z`);
+
+/** The tables a run writes, and how to find the run's rows in them (all of them here: the database is the bench's). */
+const WRITTEN = [
+  'billed_period',
+  'invoice',
+  'invoice_line',
+  'payment',
+  'payment_attempt',
+  'payment_event',
+  'received_payment',
+  'payment_allocation',
+  'outbox_message',
+  'sandbox_gateway_object',
+];
+
+async function seed(db: pg.Client, org: string): Promise<void> {
+  await db.query(`insert into organization (id, name, currency, time_zone, locale, created_at) values ($1, 'Benchmark Pools', 'USD', 'UTC', 'en-US', now())`, [org]);
+  const now = clock.now().toISOString();
+  for (let start = 0; start < AGREEMENTS; start += 5000) {
+    const n = Math.min(5000, AGREEMENTS - start);
+    const rows = Array.from({ length: n }, (_, i) => {
+      const k = start + i;
+      const cus = `cus_bench${String(k).padStart(8, '0')}`;
+      const pm = `pm_bench${String(k).padStart(8, '0')}`;
+      return { customer: newId(), method: newId(), account: newId(), agreement: newId(), cus, pm, name: `Customer ${k}`, email: `c${k}@example.com` };
+    });
+    const json = JSON.stringify(rows);
+    await db.query(
+      `insert into customer (id, organization_id, created_at, updated_at, name, sort_name, search_text, email, has_card, has_consent)
+       select r.customer, $1, $2, $2, r.name, lower(r.name), lower(r.name || ' ' || r.email), r.email, true, true from jsonb_to_recordset($3::jsonb) as r(customer uuid, name text, email text)`,
+      [org, now, json],
+    );
+    await db.query(
+      `insert into sandbox_gateway_object (id, type, data, created_at, updated_at)
+       select r.cus, 'customer', jsonb_build_object('name', r.name, 'email', r.email, 'phone', null, 'address', null, 'metadata', '{}'::jsonb), $1::timestamptz, $1::timestamptz
+         from jsonb_to_recordset($2::jsonb) as r(cus text, name text, email text)
+       union all
+       select r.pm, 'payment_method', jsonb_build_object('kind', 'CARD', 'card', jsonb_build_object('brand', 'visa', 'last4', '4242', 'expMonth', 12, 'expYear', 2030,
+                'fingerprint', 'fp_bench', 'funding', 'credit'), 'bankAccount', null, 'billingName', r.name, 'billingAddress', null, 'customerId', r.cus,
+                'behavior', 'success', 'mandate', null, 'detachedAt', null), $1::timestamptz, $1::timestamptz
+         from jsonb_to_recordset($2::jsonb) as r(pm text, cus text, name text)`,
+      [now, json],
+    );
+    await db.query(
+      `insert into payment_method (id, organization_id, created_at, updated_at, customer_id, kind, status, gateway, gateway_payment_method_id, fingerprint, brand,
+                                   last4, exp_month, exp_year, funding, billing_address, is_default, saved_via, consent_granted, consent_granted_at, consent_source)
+       select r.method, $1, $2, $2, r.customer, 'CARD', 'ACTIVE', 'sandbox', r.pm, 'fp_bench', 'visa', '4242', 12, 2030, 'credit', '{}'::jsonb, true, 'STAFF', true, $2,
+              'STAFF_ON_CUSTOMER_INSTRUCTION'
+         from jsonb_to_recordset($3::jsonb) as r(method uuid, customer uuid, pm text)`,
+      [org, now, json],
+    );
+    await db.query(
+      `insert into wallet_account (id, organization_id, created_at, updated_at, customer_id, gateway, gateway_customer_id)
+       select r.account, $1, $2, $2, r.customer, 'sandbox', r.cus from jsonb_to_recordset($3::jsonb) as r(account uuid, customer uuid, cus text)`,
+      [org, now, json],
+    );
+    await db.query(
+      `insert into service_agreement (id, organization_id, created_at, updated_at, customer_id, name, terms, lines, currency, frequency, billing_day, start_date,
+                                      payment_method_id, status, version)
+       select r.agreement, $1, $2, $2, r.customer, 'Pool care', 'Weekly pool care', $4::jsonb, 'USD', 'MONTHLY', 1, $5::date, r.method, 'ACTIVE', 1
+         from jsonb_to_recordset($3::jsonb) as r(agreement uuid, customer uuid, method uuid)`,
+      [org, now, json, JSON.stringify([{ description: 'Weekly pool service', quantity: '1', unitPrice: '12000', taxRate: '8.875' }]), `${TODAY.slice(0, 7)}-01`],
+    );
+  }
+  await db.query('vacuum (analyze)');
+}
+
+/** The same rows again, into empty copies of the tables (same columns, indexes and constraints), with plain batched INSERTs. */
+async function baseline(url: string): Promise<{ ms: number; rows: number; perTable: { table: string; rows: number; ms: number }[] }> {
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  const clients = await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      return c;
+    }),
+  );
+  const perTable: { table: string; rows: number; ms: number }[] = [];
+  let total = 0;
+  let rows = 0;
+  try {
+    for (const table of WRITTEN) {
+      await db.query(`create table "bench_copy_${table}" (like "${table}" including all)`);
+      const chunks: string[] = [];
+      const { rows: all } = await db.query(`select row_to_json(t)::text as j from "${table}" t`);
+      for (let i = 0; i < all.length; i += BATCH) chunks.push(`[${all.slice(i, i + BATCH).map((r: { j: string }) => r.j).join(',')}]`);
+      const started = performance.now();
+      let next = 0;
+      await Promise.all(
+        clients.map(async (c) => {
+          while (next < chunks.length) {
+            const chunk = chunks[next++]!;
+            await c.query('begin');
+            await c.query(`insert into "bench_copy_${table}" select * from jsonb_populate_recordset(null::"bench_copy_${table}", $1::jsonb)`, [chunk]);
+            await c.query('commit');
+          }
+        }),
+      );
+      const ms = performance.now() - started;
+      perTable.push({ table, rows: all.length, ms });
+      total += ms;
+      rows += all.length;
+    }
+  } finally {
+    for (const c of clients) await c.end();
+    await db.end();
+  }
+  return { ms: total, rows, perTable };
+}
+
+/** BENCH_PROFILE=1: time every statement the app sends (grouped by its first words) and print the top ones. */
+const profile = new Map<string, { n: number; ms: number }>();
+if (process.env.BENCH_PROFILE) {
+  const original = pg.Client.prototype.query as (...a: unknown[]) => unknown;
+  (pg.Client.prototype as unknown as { query: (...a: unknown[]) => unknown }).query = function (this: unknown, ...a: unknown[]) {
+    const text = typeof a[0] === 'string' ? a[0] : ((a[0] as { text?: string })?.text ?? '?');
+    const key = text.replace(/\s+/g, ' ').slice(0, 110);
+    const t = performance.now();
+    const out = original.apply(this, a);
+    if (out && typeof (out as Promise<unknown>).then === 'function') {
+      void (out as Promise<unknown>).then(
+        () => {
+          const e = profile.get(key) ?? { n: 0, ms: 0 };
+          e.n += 1;
+          e.ms += performance.now() - t;
+          profile.set(key, e);
+        },
+        () => undefined,
+      );
+    }
+    return out;
+  };
+}
+
+async function main(): Promise<void> {
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  await admin.query(`drop database if exists "${DB_NAME}" with (force)`);
+  await admin.query(`create database "${DB_NAME}"`);
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${DB_NAME}`;
+  const dbUrl = url.toString();
+  const db = new pg.Client({ connectionString: dbUrl });
+  await db.connect();
+  let app: Awaited<ReturnType<typeof NestFactory.createApplicationContext>> | undefined;
+  try {
+    const t0 = Date.now();
+    await checkMigrations(dbUrl, true);
+    const org = newId();
+    await seed(db, org);
+    console.log(`seeded ${AGREEMENTS} agreements (customers, saved cards, sandbox objects) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+
+    const config = loadConfig({
+      NODE_ENV: 'test',
+      SETTLE_ROLE: 'worker',
+      LOG_LEVEL: 'silent',
+      JWT_SECRET: randomBytes(32).toString('hex'),
+      QUEUE_PREFIX: `settle-bench-${randomBytes(4).toString('hex')}`,
+      DATABASE_URL: dbUrl,
+      REDIS_URL,
+      PAYMENT_GATEWAY: 'sandbox',
+    });
+    app = await NestFactory.createApplicationContext(
+      AppModule.forRoot({ config, databaseUrl: dbUrl, redisUrl: REDIS_URL, clock, scheduleJobs: false }),
+      { logger: false },
+    );
+    const runner = app.get(BillingRunRunner);
+    const runs = app.get(BillingRuns);
+    const orm = app.get(MikroORM);
+    const phases = { invoice: 0, gateway: 0, record: 0 };
+    const hooks = { onPhase: (phase: keyof typeof phases, ms: number) => (phases[phase] += ms) };
+
+    const started = performance.now();
+    const em = orm.em.fork();
+    scopeToTenant(em, org);
+    const run = await em.transactional((tx) => runs.create(tx, TODAY, null));
+    const planStarted = performance.now();
+    const seqs = await runner.plan(org, run.id, BATCH);
+    const planMs = performance.now() - planStarted;
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next < seqs.length) await runner.billBatch(org, run.id, seqs[next++]!, hooks);
+      }),
+    );
+    const wallMs = performance.now() - started;
+
+    const { rows: [check] } = await db.query(
+      `select (select count(*) from invoice where organization_id = $1 and status = 'PAID')::int as paid,
+              (select count(*) from payment where organization_id = $1 and status = 'SUCCEEDED')::int as succeeded,
+              (select count(*) from sandbox_gateway_object where type = 'payment_intent')::int as charges,
+              (select count(*) from outbox_message where organization_id = $1)::int as events,
+              (select status from billing_run where id = $2) as status`,
+      [org, run.id],
+    );
+    if (check.paid !== AGREEMENTS || check.succeeded !== AGREEMENTS || check.charges !== AGREEMENTS || check.status !== 'COMPLETED') {
+      throw new Error(`the run did not bill every agreement exactly once: ${JSON.stringify(check)}`);
+    }
+    await app.close();
+    app = undefined;
+
+    const base = await baseline(dbUrl);
+    const perSecond = AGREEMENTS / (wallMs / 1000);
+    const basePerSecond = AGREEMENTS / (base.ms / 1000);
+    const phaseSum = phases.invoice + phases.gateway + phases.record;
+    const lines = [
+      `# Billing run benchmark`,
+      '',
+      `\`npm run bench:billing -- --agreements ${AGREEMENTS} --batch ${BATCH} --concurrency ${CONCURRENCY}\` (${new Date().toISOString().slice(0, 10)})`,
+      '',
+      `| | |`,
+      `|---|---|`,
+      `| agreements billed (1 period each: invoice + charge) | ${AGREEMENTS.toLocaleString('en-US')} |`,
+      `| batches × size, concurrency | ${seqs.length} × ${BATCH}, ${CONCURRENCY} |`,
+      `| wall time | ${(wallMs / 1000).toFixed(1)} s |`,
+      `| **agreements per second** | **${Math.round(perSecond).toLocaleString('en-US')}** |`,
+      `| plan (agreement ids into batches) | ${Math.round(planMs)} ms |`,
+      `| Tx1 — claim, payments prepared, billedThrough, invoices issued (sum over batches) | ${Math.round(phases.invoice)} ms (${((phases.invoice / phaseSum) * 100).toFixed(0)}%) |`,
+      `| gateway — sandbox createCharges (sum) | ${Math.round(phases.gateway)} ms (${((phases.gateway / phaseSum) * 100).toFixed(0)}%) |`,
+      `| Tx2 — results applied, received payments, allocations, events (sum) | ${Math.round(phases.record)} ms (${((phases.record / phaseSum) * 100).toFixed(0)}%) |`,
+      `| rows inserted by the run (${WRITTEN.length} tables) | ${base.rows.toLocaleString('en-US')} |`,
+      `| baseline: the same rows, plain batched INSERTs (${BATCH} rows, ${CONCURRENCY} connections) | ${(base.ms / 1000).toFixed(1)} s = ${Math.round(basePerSecond).toLocaleString('en-US')} agreements/s |`,
+      `| **ratio run / baseline** | **${(wallMs / base.ms).toFixed(2)}×** |`,
+      '',
+      '| table | rows | baseline ms |',
+      '|---|---:|---:|',
+      ...base.perTable.map((p) => `| ${p.table} | ${p.rows.toLocaleString('en-US')} | ${Math.round(p.ms)} |`),
+      '',
+    ];
+    if (process.env.BENCH_PROFILE) {
+      for (const [k, v] of [...profile.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 25)) console.log(`${Math.round(v.ms)} ms  ${v.n}×  ${k}`);
+    }
+    const report = lines.join('\n');
+    console.log(report);
+    mkdirSync(path.resolve('bench/results'), { recursive: true });
+    writeFileSync(path.resolve('bench/results/billing-run.md'), report);
+  } finally {
+    if (app) await app.close();
+    await db.end();
+    if (!KEEP) await admin.query(`drop database if exists "${DB_NAME}" with (force)`);
+    await admin.end();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
