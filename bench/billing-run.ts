@@ -15,7 +15,8 @@
  */
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { NestFactory } from '@nestjs/core';
@@ -27,6 +28,7 @@ import { loadConfig } from '../src/config/index.js';
 import { checkMigrations } from '../src/infra/database/migrations.js';
 import { BillingRunRunner } from '../src/modules/agreements/application/billing-run-runner.js';
 import { BillingRuns } from '../src/modules/agreements/application/billing-runs.use-case.js';
+import { seedBillableCustomers } from './support/billing-seed.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string) => {
@@ -59,53 +61,7 @@ const WRITTEN = [
 
 async function seed(db: pg.Client, org: string): Promise<void> {
   await db.query(`insert into organization (id, name, currency, time_zone, locale, created_at) values ($1, 'Benchmark Pools', 'USD', 'UTC', 'en-US', now())`, [org]);
-  const now = clock.now().toISOString();
-  for (let start = 0; start < AGREEMENTS; start += 5000) {
-    const n = Math.min(5000, AGREEMENTS - start);
-    const rows = Array.from({ length: n }, (_, i) => {
-      const k = start + i;
-      const cus = `cus_bench${String(k).padStart(8, '0')}`;
-      const pm = `pm_bench${String(k).padStart(8, '0')}`;
-      return { customer: newId(), method: newId(), account: newId(), agreement: newId(), cus, pm, name: `Customer ${k}`, email: `c${k}@example.com` };
-    });
-    const json = JSON.stringify(rows);
-    await db.query(
-      `insert into customer (id, organization_id, created_at, updated_at, name, sort_name, search_text, email, has_card, has_consent)
-       select r.customer, $1, $2, $2, r.name, lower(r.name), lower(r.name || ' ' || r.email), r.email, true, true from jsonb_to_recordset($3::jsonb) as r(customer uuid, name text, email text)`,
-      [org, now, json],
-    );
-    await db.query(
-      `insert into sandbox_gateway_object (id, type, data, created_at, updated_at)
-       select r.cus, 'customer', jsonb_build_object('name', r.name, 'email', r.email, 'phone', null, 'address', null, 'metadata', '{}'::jsonb), $1::timestamptz, $1::timestamptz
-         from jsonb_to_recordset($2::jsonb) as r(cus text, name text, email text)
-       union all
-       select r.pm, 'payment_method', jsonb_build_object('kind', 'CARD', 'card', jsonb_build_object('brand', 'visa', 'last4', '4242', 'expMonth', 12, 'expYear', 2030,
-                'fingerprint', 'fp_bench', 'funding', 'credit'), 'bankAccount', null, 'billingName', r.name, 'billingAddress', null, 'customerId', r.cus,
-                'behavior', 'success', 'mandate', null, 'detachedAt', null), $1::timestamptz, $1::timestamptz
-         from jsonb_to_recordset($2::jsonb) as r(pm text, cus text, name text)`,
-      [now, json],
-    );
-    await db.query(
-      `insert into payment_method (id, organization_id, created_at, updated_at, customer_id, kind, status, gateway, gateway_payment_method_id, fingerprint, brand,
-                                   last4, exp_month, exp_year, funding, billing_address, is_default, saved_via, consent_granted, consent_granted_at, consent_source)
-       select r.method, $1, $2, $2, r.customer, 'CARD', 'ACTIVE', 'sandbox', r.pm, 'fp_bench', 'visa', '4242', 12, 2030, 'credit', '{}'::jsonb, true, 'STAFF', true, $2,
-              'STAFF_ON_CUSTOMER_INSTRUCTION'
-         from jsonb_to_recordset($3::jsonb) as r(method uuid, customer uuid, pm text)`,
-      [org, now, json],
-    );
-    await db.query(
-      `insert into wallet_account (id, organization_id, created_at, updated_at, customer_id, gateway, gateway_customer_id)
-       select r.account, $1, $2, $2, r.customer, 'sandbox', r.cus from jsonb_to_recordset($3::jsonb) as r(account uuid, customer uuid, cus text)`,
-      [org, now, json],
-    );
-    await db.query(
-      `insert into service_agreement (id, organization_id, created_at, updated_at, customer_id, name, terms, lines, currency, frequency, billing_day, start_date,
-                                      payment_method_id, status, version)
-       select r.agreement, $1, $2, $2, r.customer, 'Pool care', 'Weekly pool care', $4::jsonb, 'USD', 'MONTHLY', 1, $5::date, r.method, 'ACTIVE', 1
-         from jsonb_to_recordset($3::jsonb) as r(agreement uuid, customer uuid, method uuid)`,
-      [org, now, json, JSON.stringify([{ description: 'Weekly pool service', quantity: '1', unitPrice: '12000', taxRate: '8.875' }]), `${TODAY.slice(0, 7)}-01`],
-    );
-  }
+  await seedBillableCustomers(db, { organizationId: org, count: AGREEMENTS, now: clock.now().toISOString(), startDate: `${TODAY.slice(0, 7)}-01` });
   await db.query('vacuum (analyze)');
 }
 
@@ -151,6 +107,19 @@ async function baseline(url: string): Promise<{ ms: number; rows: number; perTab
     await db.end();
   }
   return { ms: total, rows, perTable };
+}
+
+/** CPU time of the whole machine so far (ms, from /proc/stat: busy = everything but idle and iowait). */
+function machineCpu(): { busy: number; total: number } {
+  try {
+    const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
+    const ticks = fields.map(Number);
+    const total = ticks.reduce((a, b) => a + b, 0);
+    const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0);
+    return { busy: ((total - idle) * 1000) / 100, total: (total * 1000) / 100 };
+  } catch {
+    return { busy: 0, total: 0 };
+  }
 }
 
 /** BENCH_PROFILE=1: time every statement the app sends (grouped by its first words) and print the top ones. */
@@ -215,6 +184,8 @@ async function main(): Promise<void> {
     const phases = { invoice: 0, gateway: 0, record: 0 };
     const hooks = { onPhase: (phase: keyof typeof phases, ms: number) => (phases[phase] += ms) };
 
+    const cpu0 = process.cpuUsage();
+    const sys0 = machineCpu();
     const started = performance.now();
     const em = orm.em.fork();
     scopeToTenant(em, org);
@@ -229,6 +200,12 @@ async function main(): Promise<void> {
       }),
     );
     const wallMs = performance.now() - started;
+    const cpu = process.cpuUsage(cpu0);
+    const nodeCpuMs = (cpu.user + cpu.system) / 1000;
+    const sys1 = machineCpu();
+    const machineBusyMs = sys1.busy - sys0.busy;
+    const machineTotalMs = sys1.total - sys0.total;
+    const load = loadavg().map((l) => l.toFixed(2)).join(' ');
 
     const { rows: [check] } = await db.query(
       `select (select count(*) from invoice where organization_id = $1 and status = 'PAID')::int as paid,
@@ -259,6 +236,7 @@ async function main(): Promise<void> {
       `| batches × size, concurrency | ${seqs.length} × ${BATCH}, ${CONCURRENCY} |`,
       `| wall time | ${(wallMs / 1000).toFixed(1)} s |`,
       `| **agreements per second** | **${Math.round(perSecond).toLocaleString('en-US')}** |`,
+      `| CPU during the run: this process (node) / the whole machine (${cpus().length} cores) | ${(nodeCpuMs / 1000).toFixed(1)} s / ${(machineBusyMs / 1000).toFixed(1)} s busy of ${(machineTotalMs / 1000).toFixed(1)} s (load average at the end: ${load}) |`,
       `| plan (agreement ids into batches) | ${Math.round(planMs)} ms |`,
       `| Tx1 — claim, payments prepared, billedThrough, invoices issued (sum over batches) | ${Math.round(phases.invoice)} ms (${((phases.invoice / phaseSum) * 100).toFixed(0)}%) |`,
       `| gateway — sandbox createCharges (sum) | ${Math.round(phases.gateway)} ms (${((phases.gateway / phaseSum) * 100).toFixed(0)}%) |`,
@@ -273,6 +251,8 @@ async function main(): Promise<void> {
       '',
     ];
     if (process.env.BENCH_PROFILE) {
+      const all = [...profile.values()].reduce((a, v) => ({ n: a.n + v.n, ms: a.ms + v.ms }), { n: 0, ms: 0 });
+      console.log(`statements: ${all.n}, ${Math.round(all.ms)} ms waiting for them (run + baseline)`);
       for (const [k, v] of [...profile.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 25)) console.log(`${Math.round(v.ms)} ms  ${v.n}×  ${k}`);
     }
     const report = lines.join('\n');

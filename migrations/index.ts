@@ -1,6 +1,9 @@
 import type { MigrationObject } from '@mikro-orm/core';
+import { Migration20261201210100_accounting_sync } from './Migration20261201210100_accounting_sync.js';
+import { Migration20261201210000_outbound_webhooks } from './Migration20261201210000_outbound_webhooks.js';
 import { Migration20261201200000_agreements } from './Migration20261201200000_agreements.js';
 import { Migration20261201200100_billing_runs } from './Migration20261201200100_billing_runs.js';
+import { Migration20261201200300_payment_requests } from './Migration20261201200300_payment_requests.js';
 import { Migration20261201200200_dunning } from './Migration20261201200200_dunning.js';
 import { Migration20261201190000_payments } from './Migration20261201190000_payments.js';
 import { Migration20261201190100_payment_webhooks } from './Migration20261201190100_payment_webhooks.js';
@@ -39,4 +42,7 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261201200000_agreements', class: Migration20261201200000_agreements },
   { name: 'Migration20261201200100_billing_runs', class: Migration20261201200100_billing_runs },
   { name: 'Migration20261201200200_dunning', class: Migration20261201200200_dunning },
+  { name: 'Migration20261201200300_payment_requests', class: Migration20261201200300_payment_requests },
+  { name: 'Migration20261201210000_outbound_webhooks', class: Migration20261201210000_outbound_webhooks },
+  { name: 'Migration20261201210100_accounting_sync', class: Migration20261201210100_accounting_sync },
 ];

@@ -17,6 +17,7 @@ import { PaymentGatewayModule } from './infra/payment-gateway/index.js';
 import { AgreementsModule } from './modules/agreements/index.js';
 import { CustomersModule } from './modules/customers/index.js';
 import { IdentityModule } from './modules/identity/index.js';
+import { IntegrationsModule } from './modules/integrations/index.js';
 import { InvoicingModule } from './modules/invoicing/index.js';
 import { NotificationsModule } from './modules/notifications/index.js';
 import { PaymentsModule } from './modules/payments/index.js';
@@ -82,6 +83,11 @@ export class AppModule {
           schedule: options.scheduleJobs ?? true,
         }),
         PaymentsModule.forRoot({
+          api: config.runsApi,
+          worker: config.runsWorker,
+          schedule: options.scheduleJobs ?? true,
+        }),
+        IntegrationsModule.forRoot({
           api: config.runsApi,
           worker: config.runsWorker,
           schedule: options.scheduleJobs ?? true,

@@ -250,6 +250,28 @@ describe('GraphQL conventions: pagination, DataLoader, error codes, scalars', ()
     expect(codeOf(syntax)).toBe('GRAPHQL_PARSE_FAILED');
   });
 
+  // Found by the fuzz pass (test/fuzz): both were 500s from PostgreSQL.
+  it('refuses text PostgreSQL cannot store (a NUL, a lone surrogate) with BAD_USER_INPUT naming the field; nothing is written', async () => {
+    const create = `mutation($i: CreateCustomerInput!) { createCustomer(input: $i) { id } }`;
+    const total = async () => (await owner.client.ok(`{ customers { totalCount } }`)).customers.totalCount as number;
+    const before = await total();
+    const nul = await owner.client.request(create, { i: { name: 'Pat\u0000Rivera' } });
+    expect(nul.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', fields: [{ field: 'input.name', message: 'must not contain a NUL character' }] });
+    const surrogate = await owner.client.request(create, { i: { name: 'Pat', tags: ['ok', 'bad \uD800'] } });
+    expect(surrogate.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', fields: [{ field: 'input.tags.1' }] });
+    expect(await total()).toBe(before);
+    // The same check on REST bodies (hosted pages): a 400, not a 500.
+    const page = await fetch(`${t.url}/p/${'x'.repeat(43)}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'name=a%00b' });
+    expect(page.status).toBe(400);
+  });
+
+  it('refuses a subscription sent over HTTP (it is served over WebSocket) with BAD_USER_INPUT, not an internal error', async () => {
+    const res = await owner.client.request(`subscription { notificationReceived { id } }`);
+    expect(res.status).toBe(400);
+    expect(res.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(res.errors?.[0]?.message).toContain('WebSocket');
+  });
+
   it('publishes Money, MinorUnits and DateTime in the schema (introspection is on outside production)', async () => {
     const res = await t.gql.ok(`{
       money: __type(name: "Money") { kind fields { name type { kind name ofType { kind name } } } }

@@ -8,6 +8,8 @@ import { getIntrospectionQuery, type IntrospectionQuery, type IntrospectionInput
 import { addUser, signUpOrganization, startTestApp, type TestApp } from './support/test-app.js';
 
 type Org = Awaited<ReturnType<typeof signUpOrganization>>;
+/** Organization A's PAYMENT_MANAGER, for the operations only that role may call. */
+let intruderManager: Awaited<ReturnType<typeof addUser>>;
 const ADDRESS = { line1: '1 Victim Way', city: 'Springfield', postalCode: '12345', country: 'US' };
 const MONEY = { amount: '100', currency: 'USD' };
 const AGREEMENT = {
@@ -49,6 +51,13 @@ interface Victim {
   /** A quoted agreement of that customer, and a one-off work order. */
   agreementId: string;
   workOrderId: string;
+  /** A billing run, and a webhook endpoint with one delivery. */
+  billingRunId: string;
+  webhookEndpointId: string;
+  webhookDeliveryId: string;
+  /** A payment request sent to that customer, and a failed accounting sync item. */
+  paymentRequestId: string;
+  accountingSyncId: string;
 }
 
 /**
@@ -223,6 +232,31 @@ const CASES: Record<string, (a: Org, b: Victim) => Promise<{ errors?: { extensio
     a.client.request(`mutation($id: ID!) { invoiceWorkOrder(id: $id, lines: [{ description: "Intrusion", unitPrice: "100" }]) { id } }`, {
       id: b.workOrderId,
     }),
+  reactivateAgreement: (a, b) => a.client.request(`mutation($id: ID!) { reactivateAgreement(id: $id) { id } }`, { id: b.agreementId }),
+  billingRun: (a, b) => a.client.request(`query($id: ID!) { billingRun(id: $id) { id } }`, { id: b.billingRunId }),
+  resumeBillingRun: (a, b) => a.client.request(`mutation($id: ID!) { resumeBillingRun(id: $id) { id } }`, { id: b.billingRunId }),
+  webhookEndpoint: (a, b) => a.client.request(`query($id: ID!) { webhookEndpoint(id: $id) { id } }`, { id: b.webhookEndpointId }),
+  webhookDeliveries: (a, b) =>
+    a.client.request(`query($id: ID!) { webhookDeliveries(endpointId: $id) { totalCount } }`, { id: b.webhookEndpointId }),
+  updateWebhookEndpoint: (a, b) =>
+    a.client.request(`mutation($id: ID!) { updateWebhookEndpoint(id: $id, input: { description: "Hijacked" }) { id } }`, { id: b.webhookEndpointId }),
+  disableWebhookEndpoint: (a, b) => a.client.request(`mutation($id: ID!) { disableWebhookEndpoint(id: $id) { id } }`, { id: b.webhookEndpointId }),
+  enableWebhookEndpoint: (a, b) => a.client.request(`mutation($id: ID!) { enableWebhookEndpoint(id: $id) { id } }`, { id: b.webhookEndpointId }),
+  deleteWebhookEndpoint: (a, b) => a.client.request(`mutation($id: ID!) { deleteWebhookEndpoint(id: $id) }`, { id: b.webhookEndpointId }),
+  rotateWebhookSecret: (a, b) => a.client.request(`mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }`, { id: b.webhookEndpointId }),
+  paymentRequest: (a, b) => a.client.request(`query($id: ID!) { paymentRequest(id: $id) { id } }`, { id: b.paymentRequestId }),
+  createPaymentRequest: (a, b) =>
+    a.client.request(`mutation($i: CreatePaymentRequestInput!) { createPaymentRequest(input: $i) { id } }`, {
+      i: { customerId: b.customerAccountId, amount: MONEY, channels: ['EMAIL'], description: 'Intrusion' },
+    }),
+  resendPaymentRequest: (a, b) => a.client.request(`mutation($id: ID!) { resendPaymentRequest(id: $id) { id } }`, { id: b.paymentRequestId }),
+  cancelPaymentRequest: (a, b) => a.client.request(`mutation($id: ID!) { cancelPaymentRequest(id: $id) { id } }`, { id: b.paymentRequestId }),
+  markPaymentRequestRead: (a, b) => a.client.request(`mutation($id: ID!) { markPaymentRequestRead(id: $id) { id } }`, { id: b.paymentRequestId }),
+  // Consolidation is for PAYMENT_MANAGERs only: A's own payment manager asks for B's request.
+  consolidatePaymentRequest: (_a, b) =>
+    intruderManager.client.request(`mutation($id: ID!) { consolidatePaymentRequest(id: $id) { id } }`, { id: b.paymentRequestId }),
+  retryAccountingSync: (a, b) => a.client.request(`mutation($id: ID!) { retryAccountingSync(id: $id) { id } }`, { id: b.accountingSyncId }),
+  replayWebhookDelivery: (a, b) => a.client.request(`mutation($id: ID!) { replayWebhookDelivery(id: $id) { id } }`, { id: b.webhookDeliveryId }),
 };
 
 /**
@@ -255,6 +289,12 @@ const FILTERS: Record<string, (a: Org, b: Victim) => Promise<{ totalCount: numbe
         id: b.staffUserId,
       })
     ).dispatchableWorkOrders,
+  paymentRequests: async (a, b) =>
+    (await a.client.ok(`query($id: ID) { paymentRequests(filter: { customerId: $id }) { totalCount nodes { id } } }`, { id: b.customerAccountId }))
+      .paymentRequests,
+  myPaymentRequests: async (a, b) =>
+    (await a.client.ok(`query($id: ID) { myPaymentRequests(filter: { customerId: $id }) { totalCount nodes { id } } }`, { id: b.customerAccountId }))
+      .myPaymentRequests,
   invoices: async (a, b) =>
     (await a.client.ok(`query($id: ID) { invoices(filter: { customerId: $id }) { totalCount nodes { id } } }`, { id: b.customerAccountId })).invoices,
 };
@@ -267,6 +307,7 @@ describe('tenancy: one organization never reaches another one\'s records', () =>
   beforeAll(async () => {
     t = await startTestApp();
     a = await signUpOrganization(t.gql, 'Org A');
+    intruderManager = await addUser(a.client, 'PAYMENT_MANAGER');
     const orgB = await signUpOrganization(t.gql, 'Org B');
     const staff = await addUser(orgB.client, 'STAFF');
     const deadLetterId = randomUUID();
@@ -350,8 +391,31 @@ describe('tenancy: one organization never reaches another one\'s records', () =>
         i: { customerId: customerAccountId, scheduledFor: '2099-02-01', title: 'Heater repair', technicianUserId: staff.userId },
       })
     ).createWorkOrder.id;
+    const webhookEndpointId = (
+      await orgB.client.ok(`mutation($i: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $i) { endpoint { id } } }`, {
+        i: { url: 'http://127.0.0.1:9/settle-hooks', eventTypes: ['invoice.*'] },
+      })
+    ).createWebhookEndpoint.endpoint.id;
+    await invoice('Skimmer basket', true); // an event for the endpoint: one delivery (to a port nobody listens on)
+    const billingRunId = (await orgB.client.ok(`mutation { billAgreements { id } }`)).billAgreements.id;
+    await orgB.client.ok(`mutation($id: ID!) { updateCustomer(id: $id, input: { email: "bea@example.com" }) { id } }`, { id: customerAccountId });
+    const paymentRequestId = (
+      await orgB.client.ok(`mutation($i: CreatePaymentRequestInput!) { createPaymentRequest(input: $i) { id } }`, {
+        i: { customerId: customerAccountId, amount: { amount: '4000', currency: 'USD' }, channels: ['EMAIL'], description: 'Deposit' },
+      })
+    ).createPaymentRequest.id;
+    const accountingSyncId = randomUUID();
+    await t.app.get(MikroORM).em.fork().execute(
+      `insert into accounting_sync_item (id, organization_id, created_at, updated_at, event_id, event_type, entity_type, entity_id, payload,
+                                         status, attempts, next_attempt_at, last_error)
+       values (?, ?, now(), now(), ?, 'CustomerCreated', 'CUSTOMER', ?, '{}', 'FAILED', 8, now(), 'Fault 6000: a business validation error')`,
+      [accountingSyncId, orgB.organizationId, randomUUID(), customerAccountId],
+    );
     await waitForQueueIdle(t.app.get<Queue>(getQueueToken(MASS_CHARGE_QUEUE))); // the 9.00 on-account charge
-    await t.drainOutbox(); // the payments' receipts
+    await t.drainOutbox(); // the payments' receipts, the webhook deliveries
+    const webhookDeliveryId = (
+      await orgB.client.ok(`query($id: ID!) { webhookDeliveries(endpointId: $id) { nodes { id } } }`, { id: webhookEndpointId })
+    ).webhookDeliveries.nodes[0].id;
     const receiptId = (await orgB.client.ok(`query($c: ID) { receipts(customerId: $c) { nodes { id } } }`, { c: customerAccountId })).receipts.nodes[0]
       .id;
     b = {
@@ -378,6 +442,11 @@ describe('tenancy: one organization never reaches another one\'s records', () =>
       massChargeId,
       agreementId,
       workOrderId,
+      billingRunId,
+      webhookEndpointId,
+      webhookDeliveryId,
+      paymentRequestId,
+      accountingSyncId,
     };
   });
   afterAll(() => t.close());
@@ -429,14 +498,20 @@ describe('tenancy: one organization never reaches another one\'s records', () =>
     const balance = await b.org.client.ok(`query($id: ID!) { customer(id: $id) { balance { owed { amount } creditAvailable { amount } unallocatedPayments { amount } } } }`, {
       id: b.customerAccountId,
     });
-    // Two issued invoices of 25.00 owed, the 3.00 credit, the 7.00 cheque and the 9.00 mass charge on account, untouched by A.
-    expect(balance.customer.balance).toEqual({ owed: { amount: '5000' }, creditAvailable: { amount: '300' }, unallocatedPayments: { amount: '1600' } });
+    // Three issued invoices of 25.00 owed, the 3.00 credit, the 7.00 cheque and the 9.00 mass charge on account, untouched by A.
+    expect(balance.customer.balance).toEqual({ owed: { amount: '7500' }, creditAvailable: { amount: '300' }, unallocatedPayments: { amount: '1600' } });
     const payment = await b.org.client.ok(`query($id: ID!) { payment(id: $id) { status amountRefunded { amount } resolution } }`, { id: b.paymentId });
     expect(payment.payment).toEqual({ status: 'SUCCEEDED', amountRefunded: { amount: '0' }, resolution: null });
     const agreement = await b.org.client.ok(`query($id: ID!) { agreement(id: $id) { name status } }`, { id: b.agreementId });
     expect(agreement.agreement).toEqual({ name: 'Pool care', status: 'QUOTE' });
     const workOrder = await b.org.client.ok(`query($id: ID!) { workOrder(id: $id) { status } }`, { id: b.workOrderId });
     expect(workOrder.workOrder.status).toBe('SCHEDULED');
+    const endpoint = await b.org.client.ok(`query($id: ID!) { webhookEndpoint(id: $id) { description enabled } }`, { id: b.webhookEndpointId });
+    expect(endpoint.webhookEndpoint).toEqual({ description: null, enabled: true });
+    const request = await b.org.client.ok(`query($id: ID!) { paymentRequest(id: $id) { status } }`, { id: b.paymentRequestId });
+    expect(request.paymentRequest.status).toBe('OPEN');
+    const syncRows = await t.app.get(MikroORM).em.fork().execute(`select status, attempts from accounting_sync_item where id = ?`, [b.accountingSyncId]);
+    expect(syncRows).toEqual([{ status: 'FAILED', attempts: 8 }]);
     const plan = await b.org.client.ok(`query($id: ID!) { installmentPlan(id: $id) { status installments { id status dueOn } } }`, { id: b.installmentPlanId });
     expect(plan.installmentPlan.status).toBe('ACTIVE');
     expect(plan.installmentPlan.installments.map((i: { status: string }) => i.status)).toEqual(['SCHEDULED', 'SCHEDULED']);
@@ -445,8 +520,8 @@ describe('tenancy: one organization never reaches another one\'s records', () =>
 
   it('lists only the organization\'s own rows', async () => {
     const list = await a.client.ok(`{ users(first: 50) { totalCount nodes { id } } }`);
-    expect(list.users.totalCount).toBe(1);
-    expect(list.users.nodes).toEqual([{ id: a.userId }]);
+    expect(list.users.totalCount).toBe(2);
+    expect(list.users.nodes).toEqual(expect.arrayContaining([{ id: a.userId }, { id: intruderManager.userId }]));
     expect((await a.client.ok(`{ deadLetters(first: 5) { totalCount } }`)).deadLetters.totalCount).toBe(0);
     expect((await a.client.ok(`{ customers(filter: { status: [ACTIVE, INACTIVE, ARCHIVED] }) { totalCount } }`)).customers.totalCount).toBe(0);
   });

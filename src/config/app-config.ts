@@ -69,6 +69,9 @@ export class AppConfig {
     webhookSecret?: string;
   };
 
+  /** QuickBooks Online: the raw QBO_* variables given (QuickBooksSettings applies the defaults). */
+  readonly quickbooks!: Partial<Record<`QBO_${string}`, string>>;
+
   get isProduction(): boolean {
     return this.env === 'production';
   }
@@ -201,6 +204,12 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
       chargesPerSecond: e.GATEWAY_CHARGES_PER_SECOND ?? (gateway === 'stripe' && /^(sk|rk)_live_/.test(e.STRIPE_SECRET_KEY ?? '') ? 80 : 20),
     },
     sandboxGateway: { debitSettleSeconds: e.SANDBOX_DEBIT_SETTLE_SECONDS, webhookSecret: e.SANDBOX_WEBHOOK_SECRET },
+    quickbooks: Object.fromEntries(
+      (['QBO_CLIENT_ID', 'QBO_CLIENT_SECRET', 'QBO_AUTH_URL', 'QBO_TOKEN_URL', 'QBO_REVOKE_URL', 'QBO_API_URL', 'QBO_REDIRECT_URI', 'QBO_MINOR_VERSION'] as const)
+        .filter((name) => e[name] !== undefined)
+        .map((name) => [name, e[name] as string])
+        .concat(e.QBO_TIMEOUT_MS !== undefined ? [['QBO_TIMEOUT_MS', String(e.QBO_TIMEOUT_MS)]] : []),
+    ),
   });
 }
 

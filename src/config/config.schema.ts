@@ -85,6 +85,16 @@ export const envSchema = z.object({
   GATEWAY_CHARGES_PER_SECOND: int(1, 10_000).optional(),
   /** Sandbox only: the secret its simulated webhooks are signed with (derived from JWT_SECRET when unset). */
   SANDBOX_WEBHOOK_SECRET: z.string().min(32, 'must be at least 32 characters (use `openssl rand -base64 48`)').optional(),
+  // QuickBooks Online (accounting sync): the Intuit app's credentials, and its endpoints (tests point them at a local server).
+  QBO_CLIENT_ID: z.string().trim().min(1).optional(),
+  QBO_CLIENT_SECRET: z.string().trim().min(1).optional(),
+  QBO_AUTH_URL: url(['http:', 'https:']).optional(),
+  QBO_TOKEN_URL: url(['http:', 'https:']).optional(),
+  QBO_REVOKE_URL: url(['http:', 'https:']).optional(),
+  QBO_API_URL: url(['http:', 'https:']).optional(),
+  QBO_REDIRECT_URI: url(['http:', 'https:']).optional(),
+  QBO_MINOR_VERSION: z.string().trim().regex(/^\d{1,3}$/, 'must be a QuickBooks minor version number such as 75').optional(),
+  QBO_TIMEOUT_MS: int(1000, 120_000).optional(),
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -31,7 +31,11 @@ export function toApplicationError(error: unknown): ApplicationError | undefined
                 : status < 500
                   ? ErrorCode.BAD_USER_INPUT
                   : undefined;
-    return code ? new ApplicationError(code, error.message) : undefined;
+    // A refusal that carries its own reason and fields (the input validation pipe's) keeps them.
+    const body = error.getResponse() as { reason?: unknown; fields?: unknown };
+    const reason = typeof body?.reason === 'string' ? body.reason : undefined;
+    const fields = Array.isArray(body?.fields) ? (body.fields as ApplicationError['fields']) : [];
+    return code ? new ApplicationError(code, error.message, reason, fields) : undefined;
   }
   return undefined;
 }

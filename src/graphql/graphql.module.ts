@@ -1,3 +1,4 @@
+import type { ApolloServerPlugin } from '@apollo/server';
 import { type MiddlewareConsumer, Module, type NestModule, Inject } from '@nestjs/common';
 import { GraphQLModule } from '@nestjs/graphql';
 import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
@@ -56,6 +57,23 @@ function graphqlWs(format: ReturnType<typeof formatError>) {
   };
 }
 
+/**
+ * A subscription sent over HTTP would run its resolver once with no event (a 500): refused as the client's error,
+ * the mirror of graphql-ws refusing queries and mutations.
+ */
+const subscriptionsOverWsOnly: ApolloServerPlugin = {
+  async requestDidStart() {
+    return {
+      async didResolveOperation({ operation }) {
+        if (operation?.operation !== 'subscription') return;
+        throw new GraphQLError('Subscriptions are served over WebSocket (graphql-ws on /graphql), not over HTTP', {
+          extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } },
+        });
+      },
+    };
+  },
+};
+
 @Module({
   imports: [
     GraphQLModule.forRootAsync<ApolloDriverConfig>({
@@ -72,7 +90,7 @@ function graphqlWs(format: ReturnType<typeof formatError>) {
         csrfPrevention: true,
         parseOptions: { maxTokens: MAX_TOKENS },
         validationRules: [depthLimit(config.graphql.maxDepth)],
-        plugins: [complexityLimit(config.graphql.maxComplexity)],
+        plugins: [complexityLimit(config.graphql.maxComplexity), subscriptionsOverWsOnly],
         formatError: formatError(config.isProduction),
         context: (ctx: { req: Request; res: Response } | WsConnection): GraphQLContext =>
           'req' in ctx

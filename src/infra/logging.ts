@@ -24,11 +24,11 @@ export const REDACT_PATHS = [
 ];
 
 /**
- * A secure link's token in a path (`/p/<token>` payment profile requests, `/a/<token>` agreement sign-up) works like a
- * password: never logged.
+ * A secure link's token in a path (`/p/<token>` payment profile requests, `/a/<token>` agreement sign-up, `/pay/<token>`
+ * payment requests) works like a password: never logged.
  */
 export function redactLinkTokens(url: string): string {
-  return typeof url === 'string' ? url.replace(/(\/[pa]\/)[A-Za-z0-9_-]{32,}/g, '$1[Redacted]') : url;
+  return typeof url === 'string' ? url.replace(/(\/(?:p|a|pay)\/)[A-Za-z0-9_-]{32,}/g, '$1[Redacted]') : url;
 }
 
 export function loggerParams(level: string): Params {

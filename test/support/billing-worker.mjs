@@ -1,3 +1,4 @@
+/* global process */
 // A Settle worker process (SETTLE_ROLE=worker) against a test's database and Redis prefix, for tests that kill it
 // with SIGKILL. Env: DATABASE_URL, REDIS_URL, QUEUE_PREFIX, JWT_SECRET, CLOCK (ISO instant), BILLING_BATCH_SIZE.
 import { register } from 'node:module';

@@ -1,3 +1,4 @@
+/* global URL */
 // A Node ESM loader that runs the TypeScript sources the way Jest does (SWC, legacy decorators with metadata), so a
 // test can start the app in a CHILD PROCESS (e.g. a worker it kills with SIGKILL) without a build.
 import { existsSync } from 'node:fs';

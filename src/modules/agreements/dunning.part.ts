@@ -1,7 +1,7 @@
 import type { ModulePart } from '../../platform/module-part.js';
 import { DUNNING_QUEUE, DunningDailyProcessor, DunningDailySchedule } from './application/dunning-daily.job.js';
 import { Dunning } from './application/dunning.js';
-import { DunningOnPaymentFailed, DunningReevaluates } from './application/dunning.handlers.js';
+import { AgreementsFollowReplacedMethod, DunningOnPaymentFailed, DunningReevaluates } from './application/dunning.handlers.js';
 import { DunningResolver } from './graphql/dunning.resolver.js';
 
 /**
@@ -11,7 +11,7 @@ import { DunningResolver } from './graphql/dunning.resolver.js';
  * agreements and their visits; one-click reactivation.
  */
 export const DUNNING_PART: ModulePart = {
-  providers: [Dunning, DunningOnPaymentFailed, DunningReevaluates],
+  providers: [Dunning, DunningOnPaymentFailed, DunningReevaluates, AgreementsFollowReplacedMethod],
   api: [DunningResolver],
   worker: [DunningDailyProcessor],
   schedule: [DunningDailySchedule],

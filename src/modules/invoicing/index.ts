@@ -1,6 +1,14 @@
 // Public contract of the invoicing module: the only file other modules may import.
 export { InvoicingModule, type InvoicingModuleOptions } from './invoicing.module.js';
-export { Invoicing, type InvoiceSummary } from './application/invoicing.facade.js';
+export {
+  Invoicing,
+  type InvoiceSummary,
+  type CreateInvoiceInstallmentPlanCommand,
+  type InstallmentPlanSummary,
+  type InstallmentPreview,
+} from './application/invoicing.facade.js';
+export type { InstallmentChargeNowOutcome } from './application/installment-charges.js';
+export type { InstallmentInterval } from './domain/installment-schedule.js';
 export type { CustomerBalance } from './application/customer-balances.js';
 export type { DraftInvoiceCommand, InvoiceLineCommand, BilledRef } from './application/invoices.use-case.js';
 export type { BulkInvoiceCommand } from './application/bulk-invoices.js';

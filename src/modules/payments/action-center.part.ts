@@ -1,6 +1,7 @@
 import { ActionCenter } from './application/action-center.js';
 import { PaymentRetries } from './application/action-center-retries.js';
 import { PaymentSettingsService } from './application/payment-settings.js';
+import { METHOD_UPDATE_REQUESTS } from './application/payments.facade.js';
 import { RetryScheduleOnPaymentFailed } from './application/retry-schedule.handler.js';
 import { ActionCenterResolver, PaymentActionCenterFieldsResolver } from './graphql/action-center.resolver.js';
 import { PaymentSettingsResolver } from './graphql/payment-settings.resolver.js';
@@ -13,7 +14,14 @@ import type { ModulePart } from '../../platform/module-part.js';
  * automatic retry schedule (payment settings), planned on PaymentFailed and run hourly.
  */
 export const ACTION_CENTER_PART: ModulePart = {
-  providers: [ActionCenter, PaymentSettingsService, PaymentRetries, RetryScheduleOnPaymentFailed],
+  providers: [
+    ActionCenter,
+    PaymentSettingsService,
+    PaymentRetries,
+    RetryScheduleOnPaymentFailed,
+    // Payments.requestMethodUpdate (for other modules: Agreements' dunning) reaches the action center through it.
+    { provide: METHOD_UPDATE_REQUESTS, useExisting: ActionCenter },
+  ],
   api: [ActionCenterResolver, PaymentActionCenterFieldsResolver, PaymentSettingsResolver],
   worker: [PaymentRetriesProcessor],
   schedule: [PaymentRetriesSchedule],

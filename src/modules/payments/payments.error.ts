@@ -2,6 +2,7 @@ import { ApplicationError, ErrorCode, type FieldProblem } from '#libs/ddd/index.
 
 export enum PaymentsErrorReason {
   PAYMENT_NOT_FOUND = 'PAYMENT_NOT_FOUND',
+  CUSTOMER_NOT_FOUND = 'CUSTOMER_NOT_FOUND',
   /** Bad input: `extensions.fields` names each field. */
   INVALID_INPUT = 'INVALID_INPUT',
   /** The same idempotency key was used before for another request (other amount, customer, method or invoices). */
@@ -22,10 +23,19 @@ export enum PaymentsErrorReason {
   MASS_CHARGE_CUSTOMER_NOT_FOUND = 'MASS_CHARGE_CUSTOMER_NOT_FOUND',
   /** The mass charge has finished (or was cancelled): it cannot be resumed or cancelled. */
   MASS_CHARGE_FINISHED = 'MASS_CHARGE_FINISHED',
+  // --- payment requests ---
+  PAYMENT_REQUEST_NOT_FOUND = 'PAYMENT_REQUEST_NOT_FOUND',
+  /** The request is no longer open (paid, expired, cancelled) or a payment on its link is in progress. */
+  PAYMENT_REQUEST_CLOSED = 'PAYMENT_REQUEST_CLOSED',
+  /** Only a paid (COMPLETED) request can be consolidated. */
+  PAYMENT_REQUEST_NOT_PAID = 'PAYMENT_REQUEST_NOT_PAID',
+  /** Only the staff member who created the request may do this (mark it read, cancel it unless OWNER/ADMIN/PAYMENT_MANAGER). */
+  NOT_THE_CREATOR = 'NOT_THE_CREATOR',
 }
 
 const CODES: Record<PaymentsErrorReason, ErrorCode> = {
   PAYMENT_NOT_FOUND: ErrorCode.NOT_FOUND,
+  CUSTOMER_NOT_FOUND: ErrorCode.NOT_FOUND,
   INVALID_INPUT: ErrorCode.BAD_USER_INPUT,
   IDEMPOTENCY_KEY_REUSED: ErrorCode.CONFLICT,
   PAYMENT_DECLINED: ErrorCode.BAD_USER_INPUT,
@@ -36,6 +46,10 @@ const CODES: Record<PaymentsErrorReason, ErrorCode> = {
   MASS_CHARGE_NOT_FOUND: ErrorCode.NOT_FOUND,
   MASS_CHARGE_CUSTOMER_NOT_FOUND: ErrorCode.NOT_FOUND,
   MASS_CHARGE_FINISHED: ErrorCode.CONFLICT,
+  PAYMENT_REQUEST_NOT_FOUND: ErrorCode.NOT_FOUND,
+  PAYMENT_REQUEST_CLOSED: ErrorCode.CONFLICT,
+  PAYMENT_REQUEST_NOT_PAID: ErrorCode.CONFLICT,
+  NOT_THE_CREATOR: ErrorCode.FORBIDDEN,
 };
 
 /** The payments module's one error type: a reason from the enum, mapped to a stable GraphQL code. */

@@ -11,6 +11,11 @@ export const PaymentsEvents = {
   PaymentRefunded: 'PaymentRefunded',
   PaymentCancelled: 'PaymentCancelled',
   MassChargeCompleted: 'MassChargeCompleted',
+  // Payment requests (pay links); outbound webhooks publish them as payment_request.*.
+  PaymentRequestSent: 'PaymentRequestSent',
+  PaymentRequestPaid: 'PaymentRequestPaid',
+  PaymentRequestExpired: 'PaymentRequestExpired',
+  PaymentRequestCancelled: 'PaymentRequestCancelled',
 } as const;
 
 /** What a payment was for, in every payment event. */
@@ -77,4 +82,46 @@ export interface MassChargeCompletedPayload {
   failed: number;
   skipped: number;
   amountSucceeded: MoneyJson;
+}
+
+/** What every payment request event says: the request as it is after the change. */
+export interface PaymentRequestEventPayload {
+  paymentRequestId: string;
+  customerId: string;
+  amount: MoneyJson;
+  /** OPEN, COMPLETED, EXPIRED, CANCELLED. */
+  status: string;
+  /** Tries on the link so far (the paying one included). */
+  attemptCount: number;
+  reference: string | null;
+  referenceType: string;
+  invoiceId: string | null;
+  expiresAt: string;
+  createdBy: string;
+}
+
+/** Sent (the first send, a re-send of the same link, or a re-created request's first send). */
+export interface PaymentRequestSentPayload extends PaymentRequestEventPayload {
+  channels: string[];
+  sendCount: number;
+  recreatedFromId: string | null;
+}
+
+/** Paid on the link: in full (card or bank debit), or its first of 4 installments with the plan set up. */
+export interface PaymentRequestPaidPayload extends PaymentRequestEventPayload {
+  paymentId: string | null;
+  /** CARD, BANK_ACCOUNT or INSTALLMENTS. */
+  payMode: string;
+  installmentPlanId: string | null;
+  methodLabel: string | null;
+  completedAt: string;
+}
+
+export interface PaymentRequestExpiredPayload extends PaymentRequestEventPayload {
+  expiredAt: string;
+}
+
+export interface PaymentRequestCancelledPayload extends PaymentRequestEventPayload {
+  cancelledAt: string;
+  cancelledBy: string | null;
 }

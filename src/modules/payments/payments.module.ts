@@ -7,12 +7,13 @@ import { ACTION_CENTER_PART } from './action-center.part.js';
 import { INSTALLMENTS_PART } from './installments.part.js';
 import { MASS_CHARGE_PART } from './mass-charge.part.js';
 import { PAYMENTS_CORE_PART } from './payments-core.part.js';
+import { PAYMENT_REQUESTS_PART } from './payment-requests.part.js';
 import { REFUNDS_PART } from './refunds.part.js';
 import { SETTLEMENT_PART } from './settlement.part.js';
 
 export type PaymentsModuleOptions = ProcessRoleOptions;
 
-const PARTS: ModulePart[] = [PAYMENTS_CORE_PART, SETTLEMENT_PART, REFUNDS_PART, MASS_CHARGE_PART, ACTION_CENTER_PART, INSTALLMENTS_PART];
+const PARTS: ModulePart[] = [PAYMENTS_CORE_PART, SETTLEMENT_PART, REFUNDS_PART, MASS_CHARGE_PART, ACTION_CENTER_PART, INSTALLMENTS_PART, PAYMENT_REQUESTS_PART];
 
 /**
  * The payments bounded context: charges with exactly-once guarantees, bank-debit settlement and gateway webhooks,

@@ -22,7 +22,7 @@ import {
 } from '../payment-gateway.js';
 import { gatewayErrorFromStripe } from '../stripe-error-mapping.js';
 import { derivedWebhookSecret, type SandboxWebhook, settledDebitEvent, verifySandboxWebhook } from './sandbox-webhook-signature.js';
-import { SandboxGatewayObject } from './sandbox-gateway-object.entity.js';
+import { SandboxGatewayObject, type SandboxObjectType } from './sandbox-gateway-object.entity.js';
 import {
   type ChargeFailureData,
   type IdempotencyRecordData,
@@ -310,9 +310,14 @@ export class SandboxGateway extends PaymentGateway {
       await this.store.transaction(async (em) => {
         const ids = [...new Set(pending.flatMap((p) => [p.paymentMethodId, p.input.gatewayCustomerId ?? '']).filter((id) => id && !testToken(id)))];
         const rows = ids.length
-          ? await em.find(SandboxGatewayObject, { id: { $in: ids }, type: { $in: ['customer', 'payment_method'] } })
+          ? await em.execute<{ id: string; type: SandboxObjectType; data: Record<string, unknown>; created_at: Date }[]>(
+              `select id, type, data, created_at from sandbox_gateway_object where id = any(?::text[]) and type in ('customer', 'payment_method')`,
+              [`{${ids.map((id) => `"${id.replace(/["\\]/g, '\\$&')}"`).join(',')}}`],
+            )
           : [];
-        const found = new Map(rows.map((r) => [`${r.type}:${r.id}`, r]));
+        const found = new Map(
+          rows.map((r) => [`${r.type}:${r.id}`, Object.assign(new SandboxGatewayObject(), { id: r.id, type: r.type, data: r.data, createdAt: r.created_at, updatedAt: r.created_at })]),
+        );
         const now = this.store.clock.now();
         const records: { id: string; data: unknown; key: string }[] = [];
         const intents: { id: string; type: string; data: unknown }[] = [];

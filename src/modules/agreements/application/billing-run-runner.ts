@@ -22,6 +22,9 @@ import {
 } from '../domain/billing-run.entity.js';
 import { BillingRunProgressPubSub, type BillingRunProgressEvent } from '../infrastructure/billing-run-progress.pubsub.js';
 
+/** A PostgreSQL array literal (for `= any(?::uuid[])`: the planner knows its size, unlike a set-returning function). */
+const pgArray = (values: readonly string[]) => `{${values.map((v) => `"${v.replace(/["\\]/g, '\\$&')}"`).join(',')}}`;
+
 /** Agreements per batch job: one transaction before the gateway and one after, whatever the size. */
 export const BILLING_BATCH_SIZE = 500;
 
@@ -69,9 +72,16 @@ const COUNTERS =
   'status, agreements_total, agreements_done, invoiced, charged, failed, skipped, up_to_date, batches_total, batches_done';
 
 /** "Pool care — June 2026", "Pool care — June – August 2026". */
+const monthFormats = new Map<string, Intl.DateTimeFormat>();
+function monthFormat(locale: string, withYear: boolean): Intl.DateTimeFormat {
+  const key = `${locale}|${withYear}`;
+  let f = monthFormats.get(key);
+  if (!f) monthFormats.set(key, (f = new Intl.DateTimeFormat(locale, { month: 'long', ...(withYear ? { year: 'numeric' } : {}), timeZone: 'UTC' })));
+  return f;
+}
+
 export function periodLabel(name: string, period: BillingPeriod, locale: string): string {
-  const month = (date: string, withYear: boolean) =>
-    new Intl.DateTimeFormat(locale, { month: 'long', ...(withYear ? { year: 'numeric' } : {}), timeZone: 'UTC' }).format(new Date(`${date}T00:00:00Z`));
+  const month = (date: string, withYear: boolean) => monthFormat(locale, withYear).format(new Date(`${date}T00:00:00Z`));
   const sameMonth = period.start.slice(0, 7) === period.end.slice(0, 7);
   const sameYear = period.start.slice(0, 4) === period.end.slice(0, 4);
   const when = sameMonth ? month(period.start, true) : `${month(period.start, !sameYear)} – ${month(period.end, true)}`;
@@ -175,7 +185,7 @@ export class BillingRunRunner {
     t = performance.now();
     const open = await em.fork().execute<{ payment_id: string }[]>(
       `select payment_id from billed_period where organization_id = ? and status = 'INVOICED' and agreement_id = any(?::uuid[])`,
-      [organizationId, JSON.stringify(batch.agreementIds)],
+      [organizationId, pgArray(batch.agreementIds)],
     );
     const sent = await this.payments.sendBulk(
       em.fork(),
@@ -203,7 +213,7 @@ export class BillingRunRunner {
       `select id, customer_id, name, lines, currency, frequency, billing_day, start_date::text, end_date::text, payment_method_id, billed_through::text
          from service_agreement where organization_id = ? and status = 'ACTIVE' and id = any(?::uuid[])
         order by id for update`,
-      [org, JSON.stringify(agreementIds)],
+      [org, pgArray(agreementIds)],
     );
     const due = agreements
       .map((a) => ({
@@ -375,7 +385,7 @@ export class BillingRunRunner {
     const [c] = await tx.execute<{ billed: number; skipped: number }[]>(
       `select (select count(distinct agreement_id) from billed_period where organization_id = ? and run_id = ? and agreement_id = any(?::uuid[]))::int as billed,
               (select count(*) from billing_run_skip where organization_id = ? and run_id = ? and agreement_id = any(?::uuid[]))::int as skipped`,
-      [organizationId, runId, JSON.stringify(batch.agreementIds), organizationId, runId, JSON.stringify(batch.agreementIds)],
+      [organizationId, runId, pgArray(batch.agreementIds), organizationId, runId, pgArray(batch.agreementIds)],
     );
     const upToDate = Math.max(0, batch.agreementIds.length - c!.billed - c!.skipped);
     const [run] = await tx.execute<RunCounters[]>(

@@ -4,6 +4,7 @@ import type { DeliveredEvent } from '#libs/ddd/index.js';
 import { EventHandler, type EventConsumer } from '#libs/outbox/index.js';
 import { InvoicingEvents } from '../../invoicing/index.js';
 import { type PaymentFailedPayload, PaymentsEvents } from '../../payments/index.js';
+import { type PaymentMethodEventPayload, WalletEvents } from '../../wallet/index.js';
 import { Dunning } from './dunning.js';
 
 /**
@@ -39,5 +40,17 @@ export class DunningReevaluates implements EventConsumer {
     const customerId = (event.payload as { customerId?: unknown }).customerId;
     if (typeof customerId !== 'string') return;
     await this.dunning.evaluateCustomer(em, customerId, MONEY_IN.includes(event.type) ? 'SUSPENDED' : 'IN_FORCE');
+  }
+}
+
+/** A removed card that agreements bill: they follow the customer's new default method (see Dunning.followReplacedMethod). */
+@Injectable()
+@EventHandler(WalletEvents.PaymentMethodRemoved, { name: 'agreements.follow-replaced-method' })
+export class AgreementsFollowReplacedMethod implements EventConsumer {
+  constructor(private readonly dunning: Dunning) {}
+
+  async handle(event: DeliveredEvent, em: EntityManager): Promise<void> {
+    const { customerId, paymentMethodId } = event.payload as unknown as PaymentMethodEventPayload;
+    await this.dunning.followReplacedMethod(em, customerId, paymentMethodId);
   }
 }

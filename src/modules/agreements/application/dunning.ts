@@ -6,6 +6,7 @@ import { currentTenant, scopeToTenant } from '#libs/tenancy/index.js';
 import { type CustomerSnapshot, CustomerDirectory } from '../../customers/index.js';
 import { BilledRefType, Invoicing } from '../../invoicing/index.js';
 import { Channel, MessageKind, Notifications } from '../../notifications/index.js';
+import { Wallet } from '../../wallet/index.js';
 import { type PaymentFailedPayload, PaymentPurpose, PaymentResolution, Payments, PaymentStatus, type PaymentSummary } from '../../payments/index.js';
 import { AgreementsError, AgreementsErrorReason } from '../agreements.error.js';
 import { AgreementTransition, ServiceAgreement } from '../domain/agreement.entity.js';
@@ -67,6 +68,7 @@ export class Dunning {
     private readonly payments: Payments,
     private readonly customers: CustomerDirectory,
     private readonly notifications: Notifications,
+    private readonly wallet: Wallet,
   ) {}
 
   // ─── the policy ────────────────────────────────────────────────────────────────────────────────────────────────
@@ -269,6 +271,42 @@ export class Dunning {
     }
     if (run.suspended || run.reactivated) this.logger.log(`Dunning: ${run.evaluated} evaluated, ${run.suspended} suspended, ${run.reactivated} reactivated`);
     return run;
+  }
+
+  /**
+   * The customer replaced the card an agreement bills (a payment profile request sent after a failure replaces the
+   * failing card, which is removed): agreements in force on the removed method now bill the customer's default
+   * method, when it may be charged without them (consent, not expired) — as Payments' retries do. Otherwise the
+   * agreement keeps the removed method and the next billing run reports it as not chargeable.
+   */
+  async followReplacedMethod(em: EntityManager, customerId: string, removedMethodId: string): Promise<string[]> {
+    if (!isUuid(customerId) || !isUuid(removedMethodId)) return [];
+    const agreements = await em.find(ServiceAgreement, { customerId, paymentMethodId: removedMethodId, status: { $in: [...IN_FORCE] } });
+    if (!agreements.length) return [];
+    const fallback = await this.wallet.defaultMethod(em, customerId);
+    if (!fallback || fallback.id === removedMethodId) return [];
+    try {
+      await this.wallet.chargeable(em, fallback.id, { requireConsent: true });
+    } catch (error) {
+      if (error instanceof ApplicationError) return [];
+      throw error;
+    }
+    const moved: string[] = [];
+    for (const candidate of agreements) {
+      const agreement = await this.lifecycle.lock(em, candidate.id);
+      if (agreement.paymentMethodId !== removedMethodId) continue;
+      agreement.paymentMethodId = fallback.id;
+      moved.push(agreement.id);
+      await this.notifications.notifyStaff(em, {
+        dedupeKey: `agreement-method-replaced:${agreement.id}:${fallback.id}`,
+        roles: DUNNING_OFFICE_ROLES,
+        title: `"${agreement.name}" now bills ${fallback.label}`,
+        body: `The customer replaced the card this agreement billed; it now bills ${fallback.label}, their new default method (with their consent to automatic charges).`,
+        link: `/agreements/${agreement.id}`,
+      });
+    }
+    await em.flush();
+    return moved;
   }
 
   // ─── internals ─────────────────────────────────────────────────────────────────────────────────────────────────

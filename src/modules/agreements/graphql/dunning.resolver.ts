@@ -8,7 +8,11 @@ import { OrganizationClock } from '../application/organization-today.js';
 import { AgreementView } from './agreement.types.js';
 import { DunningPolicyView, UpdateDunningPolicyInput } from './dunning.types.js';
 
-const idPipe = () => new ParseUUIDPipe({ exceptionFactory: () => ApplicationError.notFound('Agreement') });
+/** Ids are UUIDs; anything else is an agreement that does not exist (NOT_FOUND). */
+function idPipe(): ParseUUIDPipe {
+  return new ParseUUIDPipe({ exceptionFactory: () => ApplicationError.notFound('Agreement') });
+}
+
 
 /** The dunning policy (OWNER, ADMIN) and the one-click reactivation of a suspended agreement (+ PAYMENT_MANAGER). */
 @Resolver(() => DunningPolicyView)

@@ -8,10 +8,25 @@ import { invoiceAmounts } from '../domain/invoice-math.js';
 import { BilledRefType, invoiceNumber, InvoiceStatus } from '../domain/invoice.entity.js';
 import { InvoicingError, InvoicingErrorReason } from '../invoicing.error.js';
 import { InvoicingEvents, type InvoiceIssuedPayload } from '../invoicing.events.js';
-import type { InvoiceSummary } from './invoicing.facade.js';
+import type { Money } from '#libs/money/index.js';
 import { checkLines, checkTerms } from './invoice-terms.js';
 import type { DraftInvoiceCommand } from './invoices.use-case.js';
 import { OrganizationContext } from './organization-context.js';
+
+/** What issueInvoicesBulk answers per invoice (the shape of the facade's InvoiceSummary). */
+export interface IssuedInvoice {
+  id: string;
+  customerId: string;
+  number: string | null;
+  status: InvoiceStatus;
+  total: Money;
+  amountDue: Money;
+  issueDate: string | null;
+  dueDate: string | null;
+  billedRefType: BilledRefType;
+  billedRefId: string | null;
+  billedRefLabel: string | null;
+}
 
 /** One invoice of a bulk issue: a DraftInvoiceCommand, optionally with the id it is to get (chosen by the caller). */
 export interface BulkInvoiceCommand extends DraftInvoiceCommand {
@@ -69,7 +84,7 @@ export class BulkInvoices {
     private readonly outbox: Outbox,
   ) {}
 
-  async issue(em: EntityManager, cmds: readonly BulkInvoiceCommand[], actorUserId: string | null): Promise<InvoiceSummary[]> {
+  async issue(em: EntityManager, cmds: readonly BulkInvoiceCommand[], actorUserId: string | null): Promise<IssuedInvoice[]> {
     if (!cmds.length) return [];
     const org = await this.context.of(em);
     const problems: FieldProblem[] = [];

@@ -16,6 +16,9 @@ import { lockManyCustomerReceivables, refreshManyBalances } from './bulk-invoice
 import { OrganizationContext } from './organization-context.js';
 import type { RecordPaymentCommand } from './reconciliation.use-case.js';
 
+/** A PostgreSQL array literal (for `= any(?::uuid[])`: the planner knows its size, unlike a set-returning function). */
+const pgArray = (values: readonly string[]) => `{${values.map((v) => `"${v.replace(/["\\]/g, '\\$&')}"`).join(',')}}`;
+
 export interface BulkRecordOptions {
   /**
    * Cut each allocation to what its invoice still owes when it is recorded (money already taken is never refused:
@@ -83,7 +86,7 @@ export class BulkReconciliation {
       (
         await em.execute<{ id: string; customer_id: string; amount: string }[]>(
           `select id, customer_id, amount::text from received_payment where organization_id = ? and id = any(?::uuid[])`,
-          [org.id, JSON.stringify(cmds.map((c) => c.paymentId))],
+          [org.id, pgArray(cmds.map((c) => c.paymentId))],
         )
       ).map((r) => [r.id, r]),
     );
@@ -100,7 +103,7 @@ export class BulkReconciliation {
         ? await em.execute<InvoiceRow[]>(
             `select id, customer_id, status, currency, number, total::text, amount_paid::text, amount_credited::text, paid_at from invoice
               where organization_id = ? and id = any(?::uuid[]) order by id for update`,
-            [org.id, JSON.stringify(invoiceIds)],
+            [org.id, pgArray(invoiceIds)],
           )
         : []
       ).map((r) => [r.id, { row: r, paid: BigInt(r.amount_paid), touched: false }]),

@@ -45,6 +45,8 @@ export interface InstallmentRun {
 }
 
 type Outcome = keyof Omit<InstallmentRun, 'reminded'> | 'none';
+/** What became of one installment charged at once (`chargeNow`): the same outcomes as a daily run's. */
+export type InstallmentChargeNowOutcome = Outcome;
 
 interface Claim {
   installment: Installment;
@@ -145,6 +147,17 @@ export class InstallmentCharges {
     }
 
     run.reminded += await this.remind(organizationId, today);
+  }
+
+  /**
+   * Charges one installment due today at once, through the daily run's own path (claim committed first → charge
+   * through Payments under `installment:<id>:attempt:<n>` → follow the answer): the first part of a plan the customer
+   * set up while waiting (a pay link's "Pay in 4"). The claim moves it SCHEDULED → PROCESSING before any money moves,
+   * so the daily run never charges it again (an unknown outcome is asked for again with the same attempt, the same key).
+   */
+  async chargeNow(organizationId: string, installmentId: string, now: Date = this.clock.now()): Promise<InstallmentChargeNowOutcome> {
+    const org = await this.context.of(this.scoped(organizationId));
+    return this.chargeDue(organizationId, installmentId, now, dateIn(now, org.timeZone));
   }
 
   /** Claims one due installment, charges it through Payments and follows the answer. */

@@ -138,9 +138,17 @@ export class CustomerBalanceResolver {
   ) {}
 
   @ResolveField(() => CustomerBalanceView, { description: 'What the customer owes, is overdue, and has in credit or unallocated payments' })
-  async balance(@Parent() customer: CustomerView): Promise<CustomerBalanceView> {
-    const org = await this.context.of(this.em);
-    return CustomerBalanceView.from(await this.balances.compute(this.em, customer.id, org.currency, org.today), org.locale);
+  async balance(@Parent() customer: CustomerView, @Context() ctx: GraphQLContext): Promise<CustomerBalanceView> {
+    // One statement for a page of customers (and the organization read once), not one per customer.
+    const loader = ctx.loaders.get<string, CustomerBalanceView>('invoicing.customerBalance', async (ids) => {
+      const org = await this.context.of(this.em);
+      const balances = await this.balances.computeMany(this.em, ids, org.currency, org.today);
+      return ids.map((id) => {
+        const b = balances.get(id);
+        return b ? CustomerBalanceView.from(b, org.locale) : new Error(`No balance computed for customer ${id}`);
+      });
+    });
+    return loader.load(customer.id);
   }
 }
 

@@ -31,6 +31,9 @@ import { type AttemptOutcome, outcomeOf, PAYMENT_FAILURE_STAFF_ROLES } from './p
 import { requestHash } from './take-payment.use-case.js';
 import { attemptKey, canMoveAttempt } from './take-payment.support.js';
 
+/** A PostgreSQL array literal (for `= any(?::uuid[])`: the planner knows its size, unlike a set-returning function). */
+const pgArray = (values: readonly string[]) => `{${values.map((v) => `"${v.replace(/["\\]/g, '\\$&')}"`).join(',')}}`;
+
 /** One payment of a bulk charge: a saved method's off-session charge, with the id the payment is to get. */
 export interface BulkChargeCommand {
   paymentId: string;
@@ -232,7 +235,7 @@ export class BulkPayments {
         `select p.idempotency_key as key, p.id as payment_id, a.id as attempt_id, p.request_hash from payment p
            join payment_attempt a on a.payment_id = p.id and a.number = p.attempt_count
           where p.organization_id = ? and p.idempotency_key = any(?::text[])`,
-        [organizationId, JSON.stringify(reused.map((c) => c.idempotencyKey))],
+        [organizationId, pgArray(reused.map((c) => c.idempotencyKey))],
       );
       for (const r of rows) existing.set(r.key, r);
     }
@@ -491,7 +494,7 @@ export class BulkPayments {
          from payment p join payment_attempt a on a.payment_id = p.id and a.number = p.attempt_count
         where p.organization_id = ? and p.id = any(?::uuid[])
         order by p.id ${lock ? 'for update of p' : ''}`,
-      [organizationId, JSON.stringify([...new Set(paymentIds)])],
+      [organizationId, pgArray([...new Set(paymentIds)])],
     );
   }
 

@@ -273,6 +273,8 @@ export class PaymentOutcomes {
     const customer = await this.customers.get(tx, payment.customerId);
     const reference = await this.reference(tx, payment.allocations);
     // An agreement's charge: Agreements' dunning writes to the customer (one message, with a link to update the method).
+    // A payment request's try: the customer is on the pay page and reads the reason there; the link stays open to retry.
+    if (payment.purpose === PaymentPurpose.PAYMENT_REQUEST) return;
     if (customer?.email && payment.purpose !== PaymentPurpose.AGREEMENT) {
       await this.notifications.notifyCustomer(tx, {
         dedupeKey: `payment-failed:${payment.id}:${attempt.number}`,

@@ -6,7 +6,6 @@ import type { Channel } from '../../notifications/index.js';
 import type { GatewayCharge } from '../../../infra/payment-gateway/index.js';
 import { type AttemptStatus, type Payment, Payment as PaymentEntity, PaymentAttempt } from '../domain/payment.entity.js';
 import { PaymentsError } from '../payments.error.js';
-import { ActionCenter } from './action-center.js';
 import { type AppliedPayment, type BulkChargeCommand, BulkPayments, type PreparedPayment, type SentCharge } from './bulk-payments.js';
 import { type GatewayResultSource, PaymentOutcomes } from './payment-outcomes.js';
 import type { ChargeCommand, PaymentSummary } from './payments.contract.js';
@@ -15,6 +14,12 @@ import { summaryOf } from './take-payment.support.js';
 
 export type { GatewayResultSource } from './payment-outcomes.js';
 export type { AppliedPayment, BulkChargeCommand, PreparedPayment, SentCharge } from './bulk-payments.js';
+
+/** The Action Center's "ask the customer for a new method" (ActionCenter), provided under this token by its part. */
+export const METHOD_UPDATE_REQUESTS = Symbol('payments.method-update-requests');
+export interface MethodUpdateRequests {
+  requestMethodUpdate(tx: EntityManager, paymentId: string, channels: Channel[], actorUserId: string | null, note?: string | null): Promise<unknown>;
+}
 
 /** Where a gateway charge belongs (webhooks find the attempt and its organization from the charge id alone). */
 export interface PaymentAttemptRef {
@@ -48,8 +53,8 @@ export class Payments {
    * a payment that is not FAILED (or was marked resolved) is CONFLICT INVALID_STATE. actorUserId null: Settle.
    */
   async requestMethodUpdate(em: EntityManager, paymentId: string, channels: Channel[], actorUserId: string | null, note: string | null = null): Promise<void> {
-    // Resolved lazily: the action center itself depends on this facade.
-    const center = this.moduleRef.get(ActionCenter, { strict: false });
+    // Resolved lazily by token: the action center itself depends on this facade.
+    const center = this.moduleRef.get<MethodUpdateRequests>(METHOD_UPDATE_REQUESTS, { strict: false });
     await center.requestMethodUpdate(em, paymentId, channels, actorUserId, note);
   }
 

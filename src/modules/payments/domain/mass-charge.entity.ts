@@ -24,6 +24,14 @@ export class PaymentSettings {
   @Property({ type: 'boolean', default: true })
   autoRetry: boolean = true;
 
+  /** Payment requests: how long a pay link stays open (hours, 1 to 720; seed 003: 24). Payment requests engineer. */
+  @Property({ type: 'smallint', default: 24 })
+  paymentRequestTtlHours: number = 24;
+
+  /** Payment requests: the pay page offers "Pay in 4" (monthly installments through Invoicing's plans). Off by default. */
+  @Property({ type: 'boolean', default: false })
+  paymentRequestInstallments: boolean = false;
+
   @Property({ type: 'uuid', nullable: true })
   updatedBy: string | null = null;
 
