@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { MikroORM } from '@mikro-orm/postgresql';
@@ -6,9 +6,11 @@ import { simpleParser } from 'mailparser';
 import { scopeToTenant } from '#libs/tenancy/index.js';
 import { AppConfig } from '../src/config/index.js';
 import { MessageDispatcher } from '../src/modules/notifications/index.js';
+import { InstallmentCharges } from '../src/modules/invoicing/application/installment-charges.js';
 import { PaymentJanitor } from '../src/modules/payments/application/payment-janitor.js';
 import { PaymentRequestExpiry } from '../src/modules/payments/application/payment-request-expiry.js';
 import { TakePayment } from '../src/modules/payments/application/take-payment.use-case.js';
+import { SandboxWebhooks } from '../src/modules/payments/infrastructure/sandbox-webhooks.js';
 import { createCustomer } from './support/builders.js';
 import { addUser, signUpOrganization, startTestApp, type TestApp } from './support/test-app.js';
 
@@ -20,8 +22,8 @@ const ORG = 'Lakeside Marine & Sports';
 const HOUR = 3_600_000;
 const REQUEST = `id customerId amount { amount currency formatted } description reference referenceType invoiceId channels sentToEmail
   sentToPhone sendCount status expiresAt attemptCount completedAfterRetry lastFailureMessage paymentId methodLabel completedAt cancelledAt
-  cancelledBy consolidatedAt consolidatedBy unread readAt createdBy createdAt recreatedFromId
-  attempts { number status paymentId methodLabel failureMessage }`;
+  cancelledBy consolidatedAt consolidatedBy unread readAt createdBy createdAt recreatedFromId installmentPlanId bankDebitPending
+  attempts { number status mode paymentId methodLabel failureMessage }`;
 const CREATE = `mutation($i: CreatePaymentRequestInput!) { createPaymentRequest(input: $i) { ${REQUEST} } }`;
 const GET = `query($id: ID!) { paymentRequest(id: $id) { ${REQUEST} } }`;
 const LIST = (name: string) =>
@@ -65,7 +67,9 @@ describe('payment requests: pay links by email and SMS, the pay page, consolidat
   async function emailsTo(address: string) {
     const dir = path.join(dataDir, 'mail');
     if (!existsSync(dir)) return [];
-    const mails = await Promise.all(readdirSync(dir).map((f) => simpleParser(readFileSync(path.join(dir, f)))));
+    // Oldest first by when the file was written: the Date header has whole seconds only (ties keep this order).
+    const files = readdirSync(dir).sort((a, b) => statSync(path.join(dir, a)).mtimeMs - statSync(path.join(dir, b)).mtimeMs);
+    const mails = await Promise.all(files.map((f) => simpleParser(readFileSync(path.join(dir, f)))));
     return mails.filter((m) => JSON.stringify(m.to).includes(address));
   }
   function smsTo(phone: string): { to: string; body: string }[] {
@@ -222,7 +226,7 @@ describe('payment requests: pay links by email and SMS, the pay page, consolidat
     expect(declined.landed.html).toContain('Try again');
     let now = await get(staff.client, request.id);
     expect(now).toMatchObject({ status: 'OPEN', attemptCount: 1, lastFailureMessage: 'The card was declined by its bank.', unread: false });
-    expect(now.attempts).toEqual([{ number: 1, status: 'FAILED', paymentId: expect.any(String), methodLabel: 'Visa ending in 0341', failureMessage: 'The card was declined by its bank.' }]);
+    expect(now.attempts).toEqual([{ number: 1, status: 'FAILED', mode: 'CARD', paymentId: expect.any(String), methodLabel: 'Visa ending in 0341', failureMessage: 'The card was declined by its bank.' }]);
     // The customer retries on the link: the declined try does not wait in the Payment Action Center.
     const center = await manager.client.ok(`{ paymentActionCenter(first: 50) { nodes { id } } }`);
     expect(center.paymentActionCenter.nodes.map((n: { id: string }) => n.id)).not.toContain(now.attempts[0].paymentId);
@@ -456,5 +460,230 @@ describe('payment requests: pay links by email and SMS, the pay page, consolidat
     const later = new Date(t.clock.now().getTime() + 1000).toISOString();
     expect(await ids(manager.client, { customerId: c.id, from: later })).toEqual([]);
     expect(await ids(manager.client, { customerId: c.id, to: later })).toEqual([mine.id, theirs.id].sort());
+  });
+  // --- pay in 4, bank account, events ----------------------------------------------------------------------------------
+
+  const BANK = (accountNumber: string) => ({
+    kind: 'BANK_ACCOUNT',
+    routing_number: '110000000',
+    account_number: accountNumber,
+    account_holder_name: 'Pat Rivera',
+    account_type: 'checking',
+    account_holder_type: 'individual',
+  });
+  const settleMs = () => t.app.get(AppConfig).sandboxGateway.debitSettleSeconds * 1000;
+  const deliverDue = () => t.app.get(SandboxWebhooks).deliverDue(t.clock.now(), { endpoint: `${t.url}/webhooks/payments` });
+
+  /** A choice on the link (with the authorization ticked), the card or account on the sandbox's form, back to Settle. */
+  async function payWith(url: string, method: 'INSTALLMENTS' | 'BANK_ACCOUNT', gatewayForm: Record<string, string>) {
+    const submitted = await post(url, { method, accept: 'yes' });
+    expect(submitted.status).toBe(303);
+    expect(submitted.location).toMatch(/\/sandbox-gateway\/checkout\//);
+    const gateway = await post(submitted.location!, gatewayForm);
+    expect(gateway.status).toBe(303);
+    const back = await page(gateway.location!);
+    expect(back.status).toBe(303);
+    return await page(back.location!);
+  }
+  async function events(requestId: string) {
+    return (await db(`select type, payload from outbox_message where payload->>'paymentRequestId' = ? order by occurred_at, id`, [requestId])) as {
+      type: string;
+      payload: Record<string, any>;
+    }[];
+  }
+  const withInstallments = async (work: () => Promise<void>) => {
+    await owner.client.ok(`mutation { updatePaymentRequestSettings(input: { installmentsEnabled: true }) { installmentsEnabled } }`);
+    try {
+      await work();
+    } finally {
+      await owner.client.ok(`mutation { updatePaymentRequestSettings(input: { installmentsEnabled: false }) { installmentsEnabled } }`);
+    }
+  };
+
+  it('"Pay in 4" is offered only where the organization enabled it, and needs the customer\'s authorization', async () => {
+    const c = await customer();
+    const { url } = await requestWithLink(staff.client, { customerId: c.id }, c.email);
+    expect((await page(url)).html).not.toContain('id="pay-in-4"');
+    expect((await post(url, { method: 'INSTALLMENTS', accept: 'yes' })).status).toBe(400);
+    expect((await staff.client.ok(`{ paymentRequestSettings { ttlHours installmentsEnabled } }`)).paymentRequestSettings).toEqual({ ttlHours: 24, installmentsEnabled: false });
+    const refused = await staff.client.request(`mutation { updatePaymentRequestSettings(input: { installmentsEnabled: true }) { installmentsEnabled } }`);
+    expect(refused.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+
+    await withInstallments(async () => {
+      const shown = await page(url);
+      expect(shown.html).toContain('id="pay-in-4"');
+      expect(shown.html).toContain('Pay in 4: $62.50 today');
+      expect(shown.html).toContain(`I authorize ${ORG.replace('&', '&amp;')} to save the card I enter next and to charge it 4 times for this payment of $250.00: $62.50 today`);
+      const unticked = await post(url, { method: 'INSTALLMENTS' });
+      expect(unticked.status).toBe(400);
+      expect(unticked.html).toContain('Tick the box to authorize the 4 charges');
+      expect((await db(`select count(*)::int as n from installment_plan where customer_id = ?`, [c.id]))[0].n).toBe(0);
+    });
+  });
+
+  it('pays in 4: a declined card cancels its plan and the link stays open; then the card is saved with consent, an invoice is issued, the first of 4 monthly installments is charged at once and the request completes; the daily job does not charge it again', async () => {
+    await withInstallments(async () => {
+      const c = await customer({ name: 'Dana Installments' });
+      const { request, url } = await requestWithLink(staff.client, { customerId: c.id, reference: 'OPP-4', referenceType: 'OPPORTUNITY' }, c.email);
+
+      // A card saved on the gateway's page but declined when charged: nothing kept in Invoicing but the invoice.
+      const declined = await payWith(url, 'INSTALLMENTS', CARD('4000000000000341'));
+      expect(declined.status).toBe(200);
+      expect(declined.html).toContain('The card was declined by its bank.');
+      expect(declined.html).toContain('id="pay-in-4"');
+      let now = await get(staff.client, request.id);
+      expect(now).toMatchObject({ status: 'OPEN', attemptCount: 1, installmentPlanId: null, invoiceId: expect.any(String) });
+      expect(now.attempts).toMatchObject([{ number: 1, status: 'FAILED', mode: 'INSTALLMENTS' }]);
+      const [cancelledPlan] = await db(`select id, status from installment_plan where invoice_id = ?`, [now.invoiceId]);
+      expect(cancelledPlan.status).toBe('CANCELLED');
+      const invoiceId = now.invoiceId as string;
+
+      const landed = await payWith(url, 'INSTALLMENTS', CARD('4242424242424242'));
+      expect(landed.status).toBe(200);
+      expect(landed.html).toContain('Thank you, your payment was received');
+      expect(landed.html).toContain('$62.50 (installment 1 of 4)');
+      expect(landed.html).toContain('id="installment-plan"');
+
+      now = await get(staff.client, request.id);
+      expect(now).toMatchObject({ status: 'COMPLETED', attemptCount: 2, completedAfterRetry: true, invoiceId, installmentPlanId: expect.any(String), methodLabel: 'Visa ending in 4242' });
+      expect(now.attempts.map((a: { mode: string; status: string }) => `${a.mode}:${a.status}`)).toEqual(['INSTALLMENTS:FAILED', 'INSTALLMENTS:SUCCEEDED']);
+
+      // The plan: 4 monthly parts adding up to the amount, the first paid today, the rest scheduled, on the saved card.
+      const parts = await db(`select id, sequence, due_on::text as due_on, amount::text as amount, status, attempts from installment where plan_id = ? order by sequence`, [now.installmentPlanId]);
+      expect(parts.map((p: any) => p.status)).toEqual(['PAID', 'SCHEDULED', 'SCHEDULED', 'SCHEDULED']);
+      expect(parts.reduce((sum: bigint, p: any) => sum + BigInt(p.amount), 0n)).toBe(25000n);
+      const today = t.clock.now().toISOString().slice(0, 10);
+      expect(parts[0].due_on).toBe(today);
+      const monthOf = (iso: string) => Number(iso.slice(0, 4)) * 12 + Number(iso.slice(5, 7)) - 1;
+      expect(parts.map((p: any) => monthOf(p.due_on) - monthOf(today))).toEqual([0, 1, 2, 3]); // monthly
+      const [plan] = await db(`select status, invoice_id, payment_method_id from installment_plan where id = ?`, [now.installmentPlanId]);
+      expect(plan).toMatchObject({ status: 'ACTIVE', invoice_id: invoiceId });
+      const first = (await owner.client.ok(`query($id: ID!) { payment(id: $id) { status purpose purposeRefId amount { amount } } }`, { id: now.paymentId })).payment;
+      expect(first).toEqual({ status: 'SUCCEEDED', purpose: 'INSTALLMENT', purposeRefId: parts[0].id, amount: { amount: '6250' } });
+      const inv = (await owner.client.ok(`query($id: ID!) { invoice(id: $id) { status total { amount } amountDue { amount } } }`, { id: invoiceId })).invoice;
+      expect(inv).toEqual({ status: 'PARTIALLY_PAID', total: { amount: '25000' }, amountDue: { amount: '18750' } });
+
+      // The consent the customer accepted on the page is recorded with the saved card.
+      const [consent] = await db(
+        `select c.note, c.source, c.user_agent from payment_method_consent c where c.payment_method_id = ? order by c.created_at desc limit 1`,
+        [plan.payment_method_id],
+      );
+      expect(consent.source).toBe('HOSTED_PAGE');
+      expect(consent.note).toContain('to charge it 4 times for this payment of $250.00: $62.50 today');
+      expect(consent.user_agent).toBeTruthy();
+
+      // The daily job finds nothing due: the first installment is not charged again.
+      await t.app.get(InstallmentCharges).runDue(t.clock.now());
+      expect((await db(`select count(*)::int as n from payment where idempotency_key like 'installment:' || ? || ':%'`, [parts[0].id]))[0].n).toBe(1);
+      expect((await db(`select status, attempts from installment where id = ?`, [parts[0].id]))[0]).toEqual({ status: 'PAID', attempts: 1 });
+
+      await t.drainOutbox();
+      const paid = (await events(request.id)).filter((e) => e.type === 'PaymentRequestPaid');
+      expect(paid).toHaveLength(1);
+      expect(paid[0]!.payload).toMatchObject({
+        paymentRequestId: request.id,
+        status: 'COMPLETED',
+        attemptCount: 2,
+        amount: { amount: '25000', currency: 'USD' },
+        payMode: 'INSTALLMENTS',
+        installmentPlanId: now.installmentPlanId,
+        paymentId: now.paymentId,
+      });
+    });
+  });
+
+  it('pays by bank account: saved with the mandate, the debit is processing ("your bank will confirm"), the request does not expire meanwhile and completes when it settles', async () => {
+    const c = await customer({ name: 'Bo Bankpayer' });
+    const { request, url } = await requestWithLink(staff.client, { customerId: c.id }, c.email);
+    const form = await page(url);
+    expect(form.html).toContain('id="pay-bank"');
+    const unticked = await post(url, { method: 'BANK_ACCOUNT' });
+    expect(unticked.status).toBe(400);
+    expect(unticked.html).toContain('Tick the box to authorize the debit');
+
+    const landed = await payWith(url, 'BANK_ACCOUNT', BANK('000123456789'));
+    expect(landed.status).toBe(200);
+    expect(landed.html).toContain('Your payment is processing — your bank will confirm it in a few days');
+    let now = await get(staff.client, request.id);
+    expect(now).toMatchObject({ status: 'OPEN', bankDebitPending: true, attemptCount: 1 });
+    expect(now.attempts).toMatchObject([{ number: 1, status: 'PROCESSING', mode: 'BANK_ACCOUNT', paymentId: expect.any(String) }]);
+    const [method] = await db(`select m.id, m.kind, c.note from payment_method m join payment_method_consent c on c.payment_method_id = m.id where m.customer_id = ?`, [c.id]);
+    expect(method).toMatchObject({ kind: 'BANK_ACCOUNT', note: expect.stringContaining('to debit $250.00 from it once') });
+    expect((await post(url, { method: 'BANK_ACCOUNT', accept: 'yes' })).status).toBe(200); // no second try while it is processing
+
+    // Past the link's expiry while the bank decides: not expired (lists, the job), the page still says processing.
+    t.clock.advance(settleMs() - 60_000);
+    await t.app.get(PaymentRequestExpiry).runDue();
+    expect((await get(staff.client, request.id)).status).toBe('OPEN');
+    const open = await staff.client.ok(LIST('myPaymentRequests'), { f: { status: ['OPEN'] } });
+    expect(open.myPaymentRequests.nodes.map((n: { id: string }) => n.id)).toContain(request.id);
+    expect((await page(url)).html).toContain('your bank will confirm it in a few days');
+
+    t.clock.advance(61_000);
+    expect((await deliverDue()).delivered).toBeGreaterThanOrEqual(1);
+    await t.drainOutbox();
+    now = await get(staff.client, request.id);
+    expect(now).toMatchObject({ status: 'COMPLETED', bankDebitPending: false, attemptCount: 1, unread: true });
+    expect(now.attempts).toMatchObject([{ status: 'SUCCEEDED', mode: 'BANK_ACCOUNT' }]);
+    const shown = await page(url);
+    expect(shown.html).toContain('Thank you, your payment was received');
+    expect((await events(request.id)).map((e) => e.type)).toEqual(['PaymentRequestSent', 'PaymentRequestPaid']);
+  });
+
+  it('a bank debit that fails days later (insufficient funds) reopens the link for another try, past its original expiry', async () => {
+    const c = await customer({ name: 'Nora Nofunds' });
+    const { request, url } = await requestWithLink(staff.client, { customerId: c.id }, c.email);
+    const landed = await payWith(url, 'BANK_ACCOUNT', BANK('000222222227'));
+    expect(landed.html).toContain('your bank will confirm it in a few days');
+    expect((await get(staff.client, request.id)).attempts).toMatchObject([{ status: 'PROCESSING', mode: 'BANK_ACCOUNT' }]);
+
+    t.clock.advance(settleMs() + 1000);
+    expect((await deliverDue()).delivered).toBeGreaterThanOrEqual(1);
+    await t.drainOutbox();
+    const now = await get(staff.client, request.id);
+    expect(now).toMatchObject({ status: 'OPEN', bankDebitPending: false, attemptCount: 1, lastFailureMessage: expect.any(String) });
+    expect(now.attempts).toMatchObject([{ status: 'FAILED', mode: 'BANK_ACCOUNT' }]);
+    expect(new Date(now.expiresAt).getTime()).toBe(t.clock.now().getTime() + 24 * HOUR);
+    const again = await page(url);
+    expect(again.status).toBe(200);
+    expect(again.html).toContain('Your last payment did not go through');
+    expect((await post(url, { method: 'CARD' })).status).toBe(303); // another try is possible
+    // The declined debit waits for the customer on the link, not in the Payment Action Center.
+    const center = await manager.client.ok(`{ paymentActionCenter(first: 50) { nodes { id } } }`);
+    expect(center.paymentActionCenter.nodes.map((n: { id: string }) => n.id)).not.toContain(now.attempts[0].paymentId);
+  });
+
+  it('announces sent, re-sent, cancelled and expired requests through the outbox, with ids, amount, status and attempt count', async () => {
+    const c = await customer();
+    const cancelled = await create(staff.client, { customerId: c.id, amount: { amount: '1200', currency: 'USD' }, reference: 'CTR-9', referenceType: 'CONTRACT' });
+    t.clock.advance(1000); // the clock is fixed: events are ordered by when they happened
+    await staff.client.ok(`mutation($id: ID!) { resendPaymentRequest(id: $id) { sendCount } }`, { id: cancelled.id });
+    t.clock.advance(1000);
+    await staff.client.ok(`mutation($id: ID!) { cancelPaymentRequest(id: $id) { status } }`, { id: cancelled.id });
+    const sent = await events(cancelled.id);
+    expect(sent.map((e) => e.type)).toEqual(['PaymentRequestSent', 'PaymentRequestSent', 'PaymentRequestCancelled']);
+    expect(sent[0]!.payload).toMatchObject({
+      paymentRequestId: cancelled.id,
+      customerId: c.id,
+      amount: { amount: '1200', currency: 'USD' },
+      status: 'OPEN',
+      attemptCount: 0,
+      reference: 'CTR-9',
+      referenceType: 'CONTRACT',
+      channels: ['EMAIL'],
+      sendCount: 1,
+      createdBy: staff.userId,
+    });
+    expect(sent[1]!.payload.sendCount).toBe(2);
+    expect(sent[2]!.payload).toMatchObject({ status: 'CANCELLED', cancelledBy: staff.userId });
+
+    const expiring = await create(staff.client, { customerId: c.id });
+    t.clock.advance(24 * HOUR + 1000);
+    await t.app.get(PaymentRequestExpiry).runDue();
+    const expired = (await events(expiring.id)).filter((e) => e.type === 'PaymentRequestExpired');
+    expect(expired).toHaveLength(1);
+    expect(expired[0]!.payload).toMatchObject({ paymentRequestId: expiring.id, status: 'EXPIRED', attemptCount: 0, expiredAt: t.clock.now().toISOString() });
+    await t.app.get(PaymentRequestExpiry).runDue();
+    expect((await events(expiring.id)).filter((e) => e.type === 'PaymentRequestExpired')).toHaveLength(1);
   });
 });

@@ -167,6 +167,36 @@ suite('pay page in Chromium (phone-sized)', () => {
     expect(logged).not.toMatch(/\/pay\/[A-Za-z0-9_-]{43}/);
     expect(logged).not.toContain('4242424242424242');
   });
+
+  it('pays in 4 where the organization enabled it: ticks the authorization, saves the card on the gateway\'s page, sees the first installment paid and the plan', async () => {
+    await owner.client.ok(`mutation { updatePaymentRequestSettings(input: { installmentsEnabled: true }) { installmentsEnabled } }`);
+    const customer = await createCustomer(staff.client, { name: 'Dana Fourparts' });
+    const created = await staff.client.ok(`mutation($i: CreatePaymentRequestInput!) { createPaymentRequest(input: $i) { id } }`, {
+      i: { customerId: customer.id, amount: { amount: '150000', currency: 'USD' }, description: 'Trolling motor', channels: ['EMAIL'] },
+    });
+    const id = created.createPaymentRequest.id as string;
+    const dispatcher = t.app.get(MessageDispatcher);
+    while ((await dispatcher.dispatchDue()) > 0);
+    const mails = await Promise.all(readdirSync(path.join(dataDir, 'mail')).map((f) => simpleParser(readFileSync(path.join(dataDir, 'mail', f)))));
+    const link = mails.find((m) => JSON.stringify(m.to).includes(customer.email))!.text!.match(/https?:\/\/\S+\/pay\/[A-Za-z0-9_-]{43}/)![0];
+
+    const page = await context.newPage();
+    await page.goto(link);
+    expect(await page.textContent('#pay-in-4')).toBe('Pay in 4: $375.00 today');
+    expect(await page.textContent('label[for=accept-installments]')).toContain('to charge it 4 times for this payment of $1,500.00: $375.00 today');
+    expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(PHONE.width);
+    await page.screenshot({ path: path.join(SHOTS, 'pay-in-4.png'), fullPage: true });
+    await page.check('#accept-installments');
+    await page.click('#pay-in-4');
+    await enterCard(page, '4242 4242 4242 4242');
+    await page.waitForSelector('#installment-plan');
+    expect(await page.textContent('#receipt-amount')).toBe('$375.00 (installment 1 of 4)');
+    expect(await page.textContent('#receipt-total')).toBe('$1,500.00');
+    await page.screenshot({ path: path.join(SHOTS, 'pay-in-4-receipt.png'), fullPage: true });
+    const request = (await staff.client.ok(`query($id: ID!) { paymentRequest(id: $id) { status installmentPlanId } }`, { id })).paymentRequest;
+    expect(request).toMatchObject({ status: 'COMPLETED', installmentPlanId: expect.any(String) });
+    await page.close();
+  });
 });
 
 /**

@@ -263,61 +263,167 @@ export class PayPages {
     if (!request) return { type: 'unknown', status: 404 };
     scopeToTenant(em, request.organizationId);
     const back: PayPage = { type: 'redirect', url: this.linkOf(request) };
+    const organization = await this.organizationOf(em, request);
 
     // This session was charged already (a reload, a second tab): show the outcome, charge nothing.
     if (await em.findOne(PaymentRequestAttempt, { gatewaySessionId: session.id })) return back;
     if (session.status === 'open' && session.url) return { type: 'redirect', url: session.url };
     if (session.status !== 'complete' || !session.paymentMethodId) {
-      return { type: 'left', status: 200, organization: await this.organizationOf(em, request) };
+      return { type: 'left', status: 200, organization };
     }
 
-    let attempt: PaymentRequestAttempt;
+    // Only the customer's latest choice on the link (the session it recorded) is completed; an older tab's is refused.
+    const mode = request.checkoutSessionId === session.id ? (request.checkoutMode ?? PaymentRequestPayMode.CARD) : null;
+    if (!mode) {
+      await this.hostedSetup.releaseUnsaved(em, session);
+      return back;
+    }
+
+    let claimed: { attempt: PaymentRequestAttempt; savedMethodId: string | null };
     try {
-      attempt = await em.transactional(async (tx) => {
+      claimed = await em.transactional(async (tx) => {
         const locked = await this.lock(tx, request.id);
         const now = this.clock.now();
-        if (!locked.isPayable(now) || (await this.inFlight(tx, locked.id))) throw new LinkClosed();
+        if (!locked.isPayable(now) || locked.checkoutSessionId !== session.id || (await this.inFlight(tx, locked.id))) throw new LinkClosed();
         locked.attemptCount += 1;
-        const claimed = tx.create(PaymentRequestAttempt, {
+        const attempt = tx.create(PaymentRequestAttempt, {
           organizationId: locked.organizationId,
           requestId: locked.id,
           number: locked.attemptCount,
           gatewaySessionId: session.id,
           status: PaymentRequestAttemptStatus.PENDING,
+          mode,
           startedAt: now,
         } as PaymentRequestAttempt);
         await tx.flush();
-        return claimed;
+        if (mode === PaymentRequestPayMode.CARD) return { attempt, savedMethodId: null };
+        const savedMethodId = await this.saveWithConsent(tx, locked, attempt, session, organization);
+        await tx.flush();
+        return { attempt, savedMethodId };
       });
     } catch (error) {
       if (error instanceof LinkClosed || error instanceof UniqueConstraintViolationException) {
         if (error instanceof LinkClosed) await this.hostedSetup.releaseUnsaved(em, session);
         return back;
       }
-      throw error;
+      const refusal = refusalMessage(error);
+      if (refusal === null) throw error;
+      // Nothing was kept (the transaction rolled back): the method is detached again and the form says why.
+      await this.hostedSetup.releaseUnsaved(em, session);
+      await em.refresh(request);
+      return this.statePage({ em, request, organization }, refusal, 409);
     }
+    const { attempt, savedMethodId } = claimed;
 
-    let outcome: AttemptOutcome;
+    let outcome: AttemptOutcome | null;
     try {
-      outcome = await this.charge(em, request, attempt, session.paymentMethodId);
+      outcome =
+        mode === PaymentRequestPayMode.INSTALLMENTS
+          ? await this.chargeFirstInstallment(request.organizationId, attempt.installmentId!)
+          : await this.charge(em, request, attempt, savedMethodId ? { paymentMethodId: savedMethodId } : { token: session.paymentMethodId });
     } catch (error) {
       // The outcome is not known (a crash between the gateway's answer and recording it): the attempt stays PENDING,
       // the link says the payment is being confirmed, and the payments janitor's answer completes it (its event).
       this.logger.error(`Pay link attempt ${attempt.id}: the charge's outcome is not known yet: ${(error as Error).message}`);
       return back;
     }
-    const applying = this.orm.em.fork();
-    scopeToTenant(applying, request.organizationId);
-    await applying.transactional((tx) => this.follow.follow(tx, attempt.id, outcome));
-    // The card was only for this payment: it is not kept at the gateway (nor in the wallet).
-    await this.hostedSetup.releaseUnsaved(em, session);
+    if (outcome) {
+      const applying = this.orm.em.fork();
+      scopeToTenant(applying, request.organizationId);
+      await applying.transactional((tx) => this.follow.follow(tx, attempt.id, outcome));
+    }
+    // A card paid in full was only for this payment: it is not kept at the gateway (nor in the wallet).
+    if (mode === PaymentRequestPayMode.CARD) await this.hostedSetup.releaseUnsaved(em, session);
     return back;
+  }
+
+  /**
+   * Bank account or pay in 4 (in the claim's transaction): the method is saved to the customer's wallet with the
+   * authorization they accepted on the page (the wallet records the consent, and the mandate for a bank account).
+   * Pay in 4 then needs an invoice — the request's own, or one created and issued for it — and an Invoicing plan of
+   * 4 equal monthly parts over it on the saved card, the first due today; the page charges that one at once.
+   */
+  private async saveWithConsent(
+    tx: EntityManager,
+    request: PaymentRequest,
+    attempt: PaymentRequestAttempt,
+    session: SetupSession,
+    org: PayOrganization,
+  ): Promise<string> {
+    let schedule: InstallmentsOffer | null = null;
+    if (attempt.mode === PaymentRequestPayMode.INSTALLMENTS) {
+      // The dates the customer agreed to must still be the plan's (a new day may have begun on the gateway's page).
+      schedule = await this.installmentsOffer(tx, request, org);
+      if (!schedule || schedule.acceptanceText !== request.checkoutConsentText) {
+        throw new Refused('The payment dates changed while you were on the secure payment page. Nothing was charged: please check the new dates and try again.');
+      }
+    }
+    const saved = await this.hostedSetup.completeSession(tx, {
+      customerId: request.customerId,
+      session,
+      consentNote: request.checkoutConsentText ?? '',
+      ipAddress: request.checkoutIpAddress,
+      userAgent: request.checkoutUserAgent,
+    });
+    attempt.methodLabel = saved.label;
+    if (!schedule) return saved.paymentMethodId;
+
+    if (!request.invoiceId) {
+      const invoice = await this.invoicing.issueInvoice(
+        tx,
+        {
+          customerId: request.customerId,
+          lines: [{ description: [request.reference, request.description].filter(Boolean).join(' — ').slice(0, 500), quantity: '1', unitPrice: request.amount }],
+          dueDate: schedule.parts.at(-1)!.dueOn,
+          memo: `Payment request paid in ${PAY_IN_INSTALLMENTS_COUNT} installments on the pay link`,
+        },
+        request.createdBy,
+      );
+      if (invoice.total.amount !== request.amount) throw new Error(`Invoice ${invoice.id} for payment request ${request.id} is not its amount`);
+      request.invoiceId = invoice.id;
+    }
+    const plan = await this.invoicing.createInstallmentPlan(
+      tx,
+      {
+        invoiceId: request.invoiceId,
+        paymentMethodId: saved.paymentMethodId,
+        count: PAY_IN_INSTALLMENTS_COUNT,
+        firstDueOn: schedule.parts[0]!.dueOn,
+        interval: PAY_IN_INSTALLMENTS_INTERVAL,
+      },
+      request.createdBy,
+    );
+    request.installmentPlanId = plan.id;
+    attempt.installmentId = plan.installments[0]!.id;
+    return saved.paymentMethodId;
+  }
+
+  /**
+   * Pay in 4: the plan's first installment is charged now through Invoicing's installment job path (claimed first,
+   * so the daily job never charges it again; key `installment:<id>:attempt:1`), and the attempt follows its payment.
+   * Null when the outcome is not known yet (the attempt stays PENDING; the payment's events complete it).
+   */
+  private async chargeFirstInstallment(organizationId: string, installmentId: string): Promise<AttemptOutcome | null> {
+    const result = await this.invoicing.chargeInstallmentNow(organizationId, installmentId);
+    const em = this.orm.em.fork();
+    scopeToTenant(em, organizationId);
+    const payment = await em.findOne(Payment, { idempotencyKey: installmentAttemptKey(installmentId, 1) });
+    if (payment) return { paymentId: payment.id, status: payment.status, methodLabel: payment.methodLabel, failureMessage: payment.failureMessage };
+    if (result === 'failed') {
+      return { paymentId: null, status: null, methodLabel: null, failureMessage: 'The card could not be charged. Nothing was charged; you can try again with another card.' };
+    }
+    return null;
   }
 
   // ---------------------------------------------------------------------------------------------------------------
 
   /** One charge of the request's amount (allocated to its invoice, as far as the invoice still owes it). */
-  private async charge(em: EntityManager, request: PaymentRequest, attempt: PaymentRequestAttempt, token: string): Promise<AttemptOutcome> {
+  private async charge(
+    em: EntityManager,
+    request: PaymentRequest,
+    attempt: PaymentRequestAttempt,
+    method: { token: string } | { paymentMethodId: string },
+  ): Promise<AttemptOutcome> {
     const amount = request.money();
     const allocations: { invoiceId: string; amount: Money }[] = [];
     if (request.invoiceId) {
@@ -330,7 +436,7 @@ export class PayPages {
     try {
       summary = await this.payments.charge(request.organizationId, {
         customerId: request.customerId,
-        method: { token },
+        method,
         amount,
         purpose: PaymentPurpose.PAYMENT_REQUEST,
         purposeRefId: request.id,
@@ -359,6 +465,8 @@ export class PayPages {
     const state = request.statusAt(now);
     if (state === PaymentRequestStatus.COMPLETED || state === PaymentRequestStatus.CONSOLIDATED) {
       const customer = await this.customers.get(em, request.customerId);
+      const plan = request.installmentPlanId ? await this.invoicing.installmentPlan(em, request.installmentPlanId) : null;
+      const first = plan?.installments[0];
       return {
         type: 'paid',
         status: 200,
@@ -371,17 +479,62 @@ export class PayPages {
           paymentId: request.paymentId ?? '',
           attempts: request.attemptCount,
           emailedTo: customer?.email ?? null,
+          installments:
+            plan && first
+              ? {
+                  paidToday: first.amount.format(organization.locale),
+                  parts: plan.installments.map((i) => ({
+                    sequence: i.sequence,
+                    when: dayWords(i.dueOn, organization.locale),
+                    amount: i.amount.format(organization.locale),
+                    status: i.status,
+                  })),
+                }
+              : null,
         },
       };
     }
-    if (await this.inFlight(em, request.id)) return { type: 'processing', status: 200, organization, details };
+    const inFlight = await em.findOne(PaymentRequestAttempt, { requestId: request.id, status: { $in: [...IN_FLIGHT_ATTEMPT_STATUSES] } });
+    if (inFlight) {
+      return { type: 'processing', status: 200, organization, details, bank: inFlight.mode === PaymentRequestPayMode.BANK_ACCOUNT };
+    }
     if (state === PaymentRequestStatus.CANCELLED) return { type: 'closed', status: 410, reason: 'CANCELLED', organization, at: request.cancelledAt };
     if (state === PaymentRequestStatus.EXPIRED) return { type: 'closed', status: 410, reason: 'EXPIRED', organization, at: request.expiresAt };
     const customer = await this.customers.get(em, request.customerId);
     if (!customer || customer.status === CustomerStatus.ARCHIVED) {
       return { type: 'refused', status: 410, organization, message: 'This link can no longer be used.' };
     }
-    return { type: 'form', status, organization, details, lastFailure: request.lastFailureMessage, error };
+    return {
+      type: 'form',
+      status,
+      organization,
+      details,
+      lastFailure: request.lastFailureMessage,
+      error,
+      installments: await this.installmentsOffer(em, request, organization),
+      bank: request.currency === 'USD' ? { acceptanceText: bankAcceptanceText(organization.name, request.money(), organization.locale) } : null,
+    };
+  }
+
+  /**
+   * "Pay in 4", where the organization enabled it: 4 equal monthly parts of the amount, the first due today. Only
+   * when the plan would be for exactly the amount requested: a request without an invoice (one is created for it),
+   * or one whose invoice owes exactly that amount; and not while the request already has a plan.
+   */
+  private async installmentsOffer(em: EntityManager, request: PaymentRequest, org: PayOrganization): Promise<InstallmentsOffer | null> {
+    const settings = await em.findOne(PaymentSettings, { organizationId: request.organizationId });
+    if (!settings?.paymentRequestInstallments || request.installmentPlanId) return null;
+    const amount = request.money();
+    if (amount.amount < BigInt(PAY_IN_INSTALLMENTS_COUNT)) return null;
+    if (request.invoiceId) {
+      const invoice = await this.invoicing.invoice(em, request.invoiceId);
+      if (!invoice || invoice.amountDue.currency !== amount.currency || invoice.amountDue.amount !== amount.amount) return null;
+    }
+    const preview = await this.invoicing.installmentPreview(em, amount, PAY_IN_INSTALLMENTS_COUNT, PAY_IN_INSTALLMENTS_INTERVAL);
+    return {
+      parts: preview.parts.map((p) => ({ sequence: p.sequence, dueOn: p.dueOn, when: dayWords(p.dueOn, org.locale), amount: p.amount.format(org.locale) })),
+      acceptanceText: installmentsAcceptanceText(org.name, amount, preview, org.locale),
+    };
   }
 
   private async resolve(token: string): Promise<Resolved | { type: 'unknown'; status: 404 }> {
@@ -443,4 +596,13 @@ export class PayPages {
     this.logger.error(`Pay page failed: ${(error as Error).stack ?? String(error)}`);
     return { type: 'unavailable', status: 503 };
   }
+}
+
+/** What the customer is told when the claim was refused before anything was kept; null: not a refusal (a bug, an outage). */
+function refusalMessage(error: unknown): string | null {
+  if (error instanceof Refused) return error.message;
+  if ((error instanceof WalletError || error instanceof InvoicingError) && error.code !== ErrorCode.SERVICE_UNAVAILABLE) {
+    return error.fields[0]?.message ?? error.message;
+  }
+  return null;
 }

@@ -1,6 +1,6 @@
 import { ArgsType, Field, ID, InputType, Int, ObjectType, registerEnumType } from '@nestjs/graphql';
 import { Type } from 'class-transformer';
-import { Allow, ArrayNotEmpty, ArrayUnique, IsArray, IsDate, IsEnum, IsInt, IsOptional, IsString, IsUUID, MaxLength, ValidateNested } from 'class-validator';
+import { Allow, ArrayNotEmpty, ArrayUnique, IsArray, IsBoolean, IsDate, IsEnum, IsInt, IsOptional, IsString, IsUUID, MaxLength, ValidateNested } from 'class-validator';
 import { ConnectionType, PageArgs } from '../../../graphql/pagination.js';
 import { MoneyInput, MoneyType } from '../../../graphql/scalars.js';
 import { Channel } from '../../notifications/index.js';
@@ -8,6 +8,7 @@ import {
   type PaymentRequest,
   type PaymentRequestAttempt,
   PaymentRequestAttemptStatus,
+  PaymentRequestPayMode,
   PaymentRequestReferenceType,
   PaymentRequestStatus,
 } from '../domain/payment-request.entity.js';
@@ -35,6 +36,9 @@ export class PaymentRequestAttemptView {
   @Field(() => PaymentRequestAttemptStatus)
   status!: PaymentRequestAttemptStatus;
 
+  @Field(() => PaymentRequestPayMode, { description: 'In full by card, in full from a bank account, or in 4 installments' })
+  mode!: PaymentRequestPayMode;
+
   @Field(() => ID, { nullable: true, description: 'The payment of this attempt (null when it was refused before any charge)' })
   paymentId!: string | null;
 
@@ -54,6 +58,7 @@ export class PaymentRequestAttemptView {
     return Object.assign(new PaymentRequestAttemptView(), {
       number: a.number,
       status: a.status,
+      mode: a.mode,
       paymentId: a.paymentId,
       methodLabel: a.methodLabel,
       failureMessage: a.failureMessage,
@@ -149,6 +154,15 @@ export class PaymentRequestView {
   @Field(() => ID, { nullable: true, description: 'The expired or cancelled request this one re-creates' })
   recreatedFromId!: string | null;
 
+  @Field(() => ID, {
+    nullable: true,
+    description: 'Paid in 4: the Invoicing installment plan (over invoiceId) that charges the rest; completed once its first installment was paid',
+  })
+  installmentPlanId!: string | null;
+
+  @Field({ description: 'A bank debit is processing: the bank confirms it in a few days (the request does not expire meanwhile)' })
+  bankDebitPending!: boolean;
+
   static from(r: PaymentRequest, now: Date, locale: string): PaymentRequestView {
     const paid = r.status === PaymentRequestStatus.COMPLETED || r.status === PaymentRequestStatus.CONSOLIDATED;
     return Object.assign(new PaymentRequestView(), {
@@ -180,6 +194,8 @@ export class PaymentRequestView {
       createdBy: r.createdBy,
       createdAt: r.createdAt,
       recreatedFromId: r.recreatedFromId,
+      installmentPlanId: r.installmentPlanId,
+      bankDebitPending: r.bankDebitPendingSince !== null,
     });
   }
 }
@@ -283,13 +299,22 @@ export class PaymentRequestsArgs extends PageArgs {
 
 @InputType()
 export class UpdatePaymentRequestSettingsInput {
-  @Field(() => Int, { description: 'How long a pay link stays open, in hours (1 to 720; 24 by default)' })
+  @Field(() => Int, { nullable: true, description: 'How long a pay link stays open, in hours (1 to 720; 24 by default)' })
+  @IsOptional()
   @IsInt({ message: 'ttlHours must be a whole number of hours' })
-  ttlHours!: number;
+  ttlHours?: number | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'Offer "Pay in 4" (monthly installments through installment plans) on the pay page' })
+  @IsOptional()
+  @IsBoolean()
+  installmentsEnabled?: boolean | null;
 }
 
 @ObjectType('PaymentRequestSettings')
 export class PaymentRequestSettingsView {
   @Field(() => Int, { description: 'How long a pay link stays open, in hours' })
   ttlHours!: number;
+
+  @Field({ description: 'The pay page offers "Pay in 4": 4 equal monthly installments, the first charged at once (off by default)' })
+  installmentsEnabled!: boolean;
 }

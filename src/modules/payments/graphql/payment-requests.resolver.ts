@@ -138,17 +138,25 @@ export class PaymentRequestsResolver {
   @Authenticated()
   @Query(() => PaymentRequestSettingsView, { description: "The organization's payment request settings" })
   async paymentRequestSettings(): Promise<PaymentRequestSettingsView> {
-    return Object.assign(new PaymentRequestSettingsView(), { ttlHours: await this.requests.ttlHours(this.em) });
+    return Object.assign(new PaymentRequestSettingsView(), {
+      ttlHours: await this.requests.ttlHours(this.em),
+      installmentsEnabled: await this.requests.installmentsEnabled(this.em),
+    });
   }
 
   @Roles(Role.OWNER, Role.ADMIN)
-  @Mutation(() => PaymentRequestSettingsView, { description: 'How long pay links stay open (OWNER, ADMIN); applies to requests sent from now on' })
+  @Mutation(() => PaymentRequestSettingsView, {
+    description:
+      'How long pay links stay open (applies to requests sent from now on) and whether the pay page offers "Pay in 4" (OWNER, ADMIN); only the fields given change',
+  })
   async updatePaymentRequestSettings(
     @CurrentUser() principal: Principal,
     @Args('input') input: UpdatePaymentRequestSettingsInput,
   ): Promise<PaymentRequestSettingsView> {
-    const ttlHours = await this.em.transactional((tx) => this.requests.setTtlHours(tx, input.ttlHours, principal.userId));
-    return Object.assign(new PaymentRequestSettingsView(), { ttlHours });
+    const settings = await this.em.transactional((tx) =>
+      this.requests.updateSettings(tx, { ttlHours: input.ttlHours, installmentsEnabled: input.installmentsEnabled }, principal.userId),
+    );
+    return Object.assign(new PaymentRequestSettingsView(), settings);
   }
 
   @ResolveField(() => [PaymentRequestAttemptView], { description: 'Every try on the link, first first' })
@@ -175,8 +183,11 @@ export class PaymentRequestsResolver {
     const and: Record<string, unknown>[] = [];
     if (filter.status?.length) {
       const byStatus: Record<PaymentRequestFilterStatus, Record<string, unknown>> = {
-        OPEN: { status: PaymentRequestStatus.OPEN, expiresAt: { $gt: now } },
-        EXPIRED: { $or: [{ status: PaymentRequestStatus.EXPIRED }, { status: PaymentRequestStatus.OPEN, expiresAt: { $lte: now } }] },
+        // A processing bank debit keeps its request OPEN past the expiry (the bank confirms it days later).
+        OPEN: { status: PaymentRequestStatus.OPEN, $or: [{ expiresAt: { $gt: now } }, { bankDebitPendingSince: { $ne: null } }] },
+        EXPIRED: {
+          $or: [{ status: PaymentRequestStatus.EXPIRED }, { status: PaymentRequestStatus.OPEN, expiresAt: { $lte: now }, bankDebitPendingSince: null }],
+        },
         COMPLETED: { status: PaymentRequestStatus.COMPLETED },
         COMPLETED_AFTER_RETRY: { status: { $in: [...PAID_REQUEST_STATUSES] }, attemptCount: { $gt: 1 } },
         CANCELLED: { status: PaymentRequestStatus.CANCELLED },

@@ -1,4 +1,4 @@
-import { Controller, Get, Inject, Injectable, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { Body, Controller, Get, Inject, Injectable, Param, Post, Query, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import type { Redis } from 'ioredis';
 import { Public } from '#libs/auth/index.js';
@@ -59,8 +59,12 @@ export class PayPageController {
 
   @Public()
   @Post(':token')
-  async submit(@Param('token') token: string, @Req() req: Request, @Res() res: Response): Promise<void> {
-    await this.guarded(req, res, () => this.pages.submit(token));
+  async submit(@Param('token') token: string, @Body() body: unknown, @Req() req: Request, @Res() res: Response): Promise<void> {
+    // `method` (CARD, BANK_ACCOUNT, INSTALLMENTS) and `accept=yes` (the authorization, for the last two).
+    const posted = body && typeof body === 'object' ? (body as Record<string, unknown>) : {};
+    await this.guarded(req, res, () =>
+      this.pages.submit(token, posted, { ipAddress: req.ip ?? 'unknown', userAgent: String(req.headers['user-agent'] ?? 'unknown') }),
+    );
   }
 
   private async guarded(req: Request, res: Response, load: () => Promise<PayPage>): Promise<void> {

@@ -55,9 +55,32 @@ ${d.reference ? `<dt>Reference</dt><dd id="reference">${escapeHtml(d.reference)}
 export function renderPayForm(p: Page<'form'>): string {
   const { details: d, organization: org } = p;
   const declined = p.lastFailure
-    ? `<div class="declined" role="alert" id="last-failure"><strong>Your last payment did not go through:</strong> <span id="failure-reason">${escapeHtml(p.lastFailure)}</span><br>Nothing was charged. You can try again with the same or another card.</div>`
+    ? `<div class="declined" role="alert" id="last-failure"><strong>Your last payment did not go through:</strong> <span id="failure-reason">${escapeHtml(p.lastFailure)}</span><br>Nothing was charged. You can try again with the same or another card or account.</div>`
     : '';
   const error = p.error ? `<div class="summary" role="alert" id="form-errors">${escapeHtml(p.error)}</div>` : '';
+  const consent = (id: string, text: string) =>
+    `<div class="consent"><input type="checkbox" id="${id}" name="accept" value="yes" required><label for="${id}">${escapeHtml(text)}</label></div>`;
+  const bank = p.bank
+    ? `<form class="card" method="post" novalidate id="bank-form">
+<input type="hidden" name="method" value="BANK_ACCOUNT">
+<h2>Pay in full from a bank account</h2>
+<p class="muted">You will enter a US bank account on the payment processor's secure page. Your bank confirms the payment in a few days.</p>
+${consent('accept-bank', p.bank.acceptanceText)}
+<button type="submit" id="pay-bank">Pay ${escapeHtml(d.amount)} from my bank account</button>
+</form>`
+    : '';
+  const installments = p.installments
+    ? `<form class="card" method="post" novalidate id="installments-form">
+<input type="hidden" name="method" value="INSTALLMENTS">
+<h2>Pay in 4 installments</h2>
+<p class="muted">Your card is saved on the payment processor's secure page and charged 4 times:</p>
+<dl class="facts" id="installment-schedule">
+${p.installments.parts.map((part, i) => `<dt>${i === 0 ? 'Today' : escapeHtml(part.when)}</dt><dd>${escapeHtml(part.amount)}</dd>`).join('\n')}
+</dl>
+${consent('accept-installments', p.installments.acceptanceText)}
+<button type="submit" id="pay-in-4">Pay in 4: ${escapeHtml(p.installments.parts[0]!.amount)} today</button>
+</form>`
+    : '';
   return layout(
     'Payment request',
     org.name,
@@ -68,12 +91,15 @@ export function renderPayForm(p: Page<'form'>): string {
 ${facts(d)}
 <p class="muted" id="expires">This link works until ${escapeHtml(formatWhen(d.expiresAt, org.locale, org.timeZone))}.</p>
 </div>
-<form class="card" method="post" novalidate>
-${declined}${error}
+${declined || error ? `<div class="card">${declined}${error}</div>` : ''}
+<form class="card" method="post" novalidate id="card-form">
+<input type="hidden" name="method" value="CARD">
 <h2>Pay in full by card</h2>
 <p class="muted">You will enter your card on the payment processor's secure page, then come back here for your receipt.</p>
 <button type="submit" id="pay">${p.lastFailure ? 'Try again' : 'Pay'} ${escapeHtml(d.amount)}</button>
-</form>`,
+</form>
+${installments}
+${bank}`,
   );
 }
 
@@ -89,7 +115,12 @@ export function renderPayPaid(p: Page<'paid'>): string {
 <div class="receipt" id="receipt">
 <h2>Receipt — ${escapeHtml(org.name)}</h2>
 <dl class="facts">
-<dt>Amount paid</dt><dd id="receipt-amount">${escapeHtml(r.amount)}</dd>
+${
+  r.installments
+    ? `<dt>Paid today</dt><dd id="receipt-amount">${escapeHtml(r.installments.paidToday)} (installment 1 of ${r.installments.parts.length})</dd>
+<dt>Total</dt><dd id="receipt-total">${escapeHtml(r.amount)}</dd>`
+    : `<dt>Amount paid</dt><dd id="receipt-amount">${escapeHtml(r.amount)}</dd>`
+}
 <dt>Date</dt><dd id="receipt-date">${escapeHtml(formatWhen(r.paidAt, org.locale, org.timeZone))}</dd>
 <dt>Paid with</dt><dd id="receipt-method">${escapeHtml(r.methodLabel)}</dd>
 ${d.reference ? `<dt>Reference</dt><dd id="receipt-reference">${escapeHtml(d.reference)}</dd>` : ''}
@@ -97,6 +128,15 @@ ${d.reference ? `<dt>Reference</dt><dd id="receipt-reference">${escapeHtml(d.ref
 <dt>Paid by</dt><dd>${escapeHtml(d.customerName)}</dd>
 <dt>Confirmation</dt><dd id="receipt-confirmation">${escapeHtml(r.paymentId.slice(0, 8).toUpperCase())}</dd>
 </dl>
+${
+  r.installments
+    ? `<h2>Your installments</h2>
+<dl class="facts" id="installment-plan">
+${r.installments.parts.map((i) => `<dt>${escapeHtml(i.when)}</dt><dd>${escapeHtml(i.amount)} — ${i.status === 'PAID' ? 'paid' : i.status === 'SCHEDULED' ? 'scheduled' : escapeHtml(i.status.toLowerCase())}</dd>`).join('\n')}
+</dl>
+<p class="muted">The next installments are charged to ${escapeHtml(r.methodLabel)} on these dates; you get a reminder before each.</p>`
+    : ''
+}
 </div>
 <p class="muted print-hint">To print this receipt or save it as a PDF, use your browser's Print command.</p>
 </div>`,
@@ -104,6 +144,16 @@ ${d.reference ? `<dt>Reference</dt><dd id="receipt-reference">${escapeHtml(d.ref
 }
 
 export function renderPayProcessing(p: Page<'processing'>): string {
+  if (p.bank) {
+    return layout(
+      'Payment processing',
+      p.organization.name,
+      `<div class="card" id="processing" data-method="bank">
+<h1>Your payment is processing — your bank will confirm it in a few days</h1>
+<p>Your bank payment of <strong>${escapeHtml(p.details.amount)}</strong> was sent to your bank. There is nothing more to do: open this link again in a few days to see your receipt. If your bank returns the payment, nothing is taken and you can pay again on this link.</p>
+</div>`,
+    );
+  }
   return layout(
     'Payment in progress',
     p.organization.name,
