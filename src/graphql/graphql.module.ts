@@ -1,4 +1,5 @@
 import type { ApolloServerPlugin } from '@apollo/server';
+import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { type MiddlewareConsumer, Module, type NestModule, Inject } from '@nestjs/common';
 import { GraphQLModule } from '@nestjs/graphql';
 import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
@@ -74,6 +75,20 @@ const subscriptionsOverWsOnly: ApolloServerPlugin = {
   },
 };
 
+/**
+ * Every answer is private (per user and tenant): `cache-control: no-store`, as Apollo's cache-control plugin said
+ * before it was disabled — here once per response instead of a hook on every field.
+ */
+const noStore: ApolloServerPlugin = {
+  async requestDidStart() {
+    return {
+      async willSendResponse({ response }) {
+        response.http.headers.set('cache-control', 'no-store');
+      },
+    };
+  },
+};
+
 @Module({
   imports: [
     GraphQLModule.forRootAsync<ApolloDriverConfig>({
@@ -90,7 +105,9 @@ const subscriptionsOverWsOnly: ApolloServerPlugin = {
         csrfPrevention: true,
         parseOptions: { maxTokens: MAX_TOKENS },
         validationRules: [depthLimit(config.graphql.maxDepth)],
-        plugins: [complexityLimit(config.graphql.maxComplexity), subscriptionsOverWsOnly],
+        // No cache hints are used (every answer is per user and tenant): without Apollo's default cache-control plugin no
+        // plugin listens to willResolveField, so Apollo does not wrap every field resolver (bench/README.md, GraphQL reads).
+        plugins: [complexityLimit(config.graphql.maxComplexity), subscriptionsOverWsOnly, noStore, ApolloServerPluginCacheControlDisabled()],
         formatError: formatError(config.isProduction),
         context: (ctx: { req: Request; res: Response } | WsConnection): GraphQLContext =>
           'req' in ctx
