@@ -63,6 +63,15 @@ describe('GraphQL limits: depth, complexity, batches', () => {
     expect(shallowFragment.errors).toBeUndefined();
   });
 
+  it('counts totalCount and pageInfo once per page, not once per node', async () => {
+    const cost = async (selection: string) =>
+      (await owner.client.request(`{ users(first: 100) { ${selection} } }`)).errors?.[0]?.extensions?.cost as number;
+    const bare = await cost('nodes { id }');
+    expect(bare).toBe(1 + 2 * 100); // the connection, then nodes + id for each of 100
+    // totalCount (1) and pageInfo with two fields (3) are answered once: +4, not +400.
+    expect(await cost('totalCount pageInfo { hasNextPage endCursor } nodes { id }')).toBe(bare + 4);
+  });
+
   it('refuses a query whose estimated cost is above GRAPHQL_MAX_COMPLEXITY and answers a cheap one of the same shape', async () => {
     expect(usersCost(100)).toBeGreaterThan(MAX_COMPLEXITY);
     t.queries.length = 0;

@@ -4,6 +4,7 @@ import type { EntityManager, FilterQuery, QueryOrderMap } from '@mikro-orm/postg
 import { Cursor, CursorError } from '@mikro-orm/core';
 import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import type { ComplexityEstimatorArgs } from '@nestjs/graphql';
+import { type FieldNode, Kind } from 'graphql';
 import { ApplicationError } from '#libs/ddd/index.js';
 
 /** The largest page any connection serves. */
@@ -76,9 +77,29 @@ export function ConnectionType<T>(node: Type<T>, name = node.name): Type<Connect
   return ConnectionClass;
 }
 
-/** Complexity of a connection field: its children's cost per node times the page size. */
-export const connectionComplexity = ({ args, childComplexity }: ComplexityEstimatorArgs): number =>
-  1 + childComplexity * Math.min(Number(args.first ?? DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE);
+/**
+ * Complexity of a connection field: what is selected per node (edges, nodes) times the page size, plus `totalCount`
+ * and `pageInfo` once — they are answered once per page, not once per node. (Counted from the field's own selection;
+ * a fragment spread at this level is counted per node, which only overestimates.)
+ */
+export const connectionComplexity = (estimate: ComplexityEstimatorArgs): number => {
+  const { args, childComplexity } = estimate;
+  const node = (estimate as ComplexityEstimatorArgs & { node?: FieldNode }).node;
+  const first = Math.min(Number(args.first ?? DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE);
+  const once = node ? oncePerPageCost(node) : 0;
+  return 1 + once + Math.max(0, childComplexity - once) * first;
+};
+
+/** The cost of `totalCount` (1) and `pageInfo` (1 + its fields) selected directly on a connection. */
+function oncePerPageCost(connection: FieldNode): number {
+  let cost = 0;
+  for (const selection of connection.selectionSet?.selections ?? []) {
+    if (selection.kind !== Kind.FIELD) continue;
+    if (selection.name.value === 'totalCount') cost += 1;
+    if (selection.name.value === 'pageInfo') cost += 1 + (selection.selectionSet?.selections.filter((s) => s.kind === Kind.FIELD).length ?? 0);
+  }
+  return cost;
+}
 
 /**
  * Keyset pagination through MikroORM's cursors (stable under inserts, no OFFSET scans). The order must end in a
