@@ -17,6 +17,7 @@ import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
+import { Session } from 'node:inspector/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { NestFactory } from '@nestjs/core';
@@ -36,7 +37,7 @@ const option = (name: string, fallback: string) => {
   return i >= 0 && args[i + 1] ? args[i + 1]! : fallback;
 };
 const AGREEMENTS = Number(option('agreements', '100000'));
-const BATCH = Number(option('batch', '500'));
+const BATCH = Number(option('batch', '1000'));
 const CONCURRENCY = Number(option('concurrency', '2'));
 const KEEP = args.includes('--keep');
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
@@ -122,6 +123,21 @@ function machineCpu(): { busy: number; total: number } {
   }
 }
 
+/** CPU time (ms) of each PostgreSQL backend connected to the bench's database, from /proc (PostgreSQL runs on this machine). */
+async function backendCpu(db: pg.Client): Promise<Map<number, number>> {
+  const { rows } = await db.query<{ pid: number }>(`select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`);
+  const out = new Map<number, number>();
+  for (const { pid } of rows) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      out.set(pid, ((Number(fields[11]) + Number(fields[12])) * 1000) / 100);
+    } catch {
+      // not visible from here
+    }
+  }
+  return out;
+}
+
 /** BENCH_PROFILE=1: time every statement the app sends (grouped by its first words) and print the top ones. */
 const profile = new Map<string, { n: number; ms: number }>();
 if (process.env.BENCH_PROFILE) {
@@ -184,6 +200,13 @@ async function main(): Promise<void> {
     const phases = { invoice: 0, gateway: 0, record: 0 };
     const hooks = { onPhase: (phase: keyof typeof phases, ms: number) => (phases[phase] += ms) };
 
+    const pg0 = await backendCpu(db);
+    const inspector = process.env.BENCH_CPU_PROFILE ? new Session() : undefined;
+    if (inspector) {
+      inspector.connect();
+      await inspector.post('Profiler.enable');
+      await inspector.post('Profiler.start');
+    }
     const cpu0 = process.cpuUsage();
     const sys0 = machineCpu();
     const started = performance.now();
@@ -201,10 +224,18 @@ async function main(): Promise<void> {
     );
     const wallMs = performance.now() - started;
     const cpu = process.cpuUsage(cpu0);
+    if (inspector) {
+      // BENCH_CPU_PROFILE=<file>: the node CPU profile of the run alone (open it in Chrome DevTools).
+      const { profile: cpuProfile } = await inspector.post('Profiler.stop');
+      writeFileSync(process.env.BENCH_CPU_PROFILE!, JSON.stringify(cpuProfile));
+      inspector.disconnect();
+    }
     const nodeCpuMs = (cpu.user + cpu.system) / 1000;
     const sys1 = machineCpu();
     const machineBusyMs = sys1.busy - sys0.busy;
     const machineTotalMs = sys1.total - sys0.total;
+    const pg1 = await backendCpu(db);
+    const pgCpuMs = [...pg1].reduce((sum, [pid, ms]) => sum + ms - (pg0.get(pid) ?? 0), 0);
     const load = loadavg().map((l) => l.toFixed(2)).join(' ');
 
     const { rows: [check] } = await db.query(
@@ -221,7 +252,8 @@ async function main(): Promise<void> {
     await app.close();
     app = undefined;
 
-    const base = await baseline(dbUrl);
+    // --no-baseline: iterate on the run alone (the report then has no ratio).
+    const base = args.includes('--no-baseline') ? { ms: Number.NaN, rows: 0, perTable: [] } : await baseline(dbUrl);
     const perSecond = AGREEMENTS / (wallMs / 1000);
     const basePerSecond = AGREEMENTS / (base.ms / 1000);
     const phaseSum = phases.invoice + phases.gateway + phases.record;
@@ -236,7 +268,8 @@ async function main(): Promise<void> {
       `| batches × size, concurrency | ${seqs.length} × ${BATCH}, ${CONCURRENCY} |`,
       `| wall time | ${(wallMs / 1000).toFixed(1)} s |`,
       `| **agreements per second** | **${Math.round(perSecond).toLocaleString('en-US')}** |`,
-      `| CPU during the run: this process (node) / the whole machine (${cpus().length} cores) | ${(nodeCpuMs / 1000).toFixed(1)} s / ${(machineBusyMs / 1000).toFixed(1)} s busy of ${(machineTotalMs / 1000).toFixed(1)} s (load average at the end: ${load}) |`,
+      `| CPU of the run: node / its PostgreSQL backends (per agreement) | ${(nodeCpuMs / 1000).toFixed(1)} s / ${(pgCpuMs / 1000).toFixed(1)} s (${((nodeCpuMs * 1000) / AGREEMENTS).toFixed(0)} µs / ${((pgCpuMs * 1000) / AGREEMENTS).toFixed(0)} µs) |`,
+      `| the machine meanwhile (${cpus().length} cores, other work included) | ${(machineBusyMs / 1000).toFixed(1)} s busy of ${(machineTotalMs / 1000).toFixed(1)} s; load average at the end ${load} |`,
       `| plan (agreement ids into batches) | ${Math.round(planMs)} ms |`,
       `| Tx1 — claim, payments prepared, billedThrough, invoices issued (sum over batches) | ${Math.round(phases.invoice)} ms (${((phases.invoice / phaseSum) * 100).toFixed(0)}%) |`,
       `| gateway — sandbox createCharges (sum) | ${Math.round(phases.gateway)} ms (${((phases.gateway / phaseSum) * 100).toFixed(0)}%) |`,

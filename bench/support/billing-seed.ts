@@ -58,7 +58,8 @@ export async function seedBillableCustomers(db: pg.Client | pg.Pool, options: Se
     await db.query(
       `insert into payment_method (id, organization_id, created_at, updated_at, customer_id, kind, status, gateway, gateway_payment_method_id, fingerprint, brand,
                                    last4, exp_month, exp_year, funding, billing_address, is_default, saved_via, consent_granted, consent_granted_at, consent_source)
-       select r.method, $1, $2, $2, r.customer, 'CARD', 'ACTIVE', 'sandbox', r.pm, 'fp_bench', 'visa', '4242', 12, 2030, 'credit', '{}'::jsonb, true, 'STAFF', true, $2,
+       select r.method, $1, $2, $2, r.customer, 'CARD', 'ACTIVE', 'sandbox', r.pm, 'fp_bench', 'visa', '4242', 12, 2030, 'credit',
+              '{"line1": "12 Main St", "city": "Springfield", "region": "IL", "postalCode": "62701", "country": "US"}'::jsonb, true, 'STAFF', true, $2,
               'STAFF_ON_CUSTOMER_INSTRUCTION'
          from jsonb_to_recordset($3::jsonb) as r(method uuid, customer uuid, pm text)`,
       [org, now, json],

@@ -60,6 +60,9 @@ export class AccessGuard extends Jwt implements CanActivate {
   }
 
   override handleRequest<T>(err: unknown, user: T): T {
+    // A bad, expired or missing token is passport's `fail` (no error). An error here was thrown while loading the
+    // principal (PostgreSQL down …): answer it as the failure it is, not as "sign in again", which logs clients out.
+    if (err instanceof Error && !(err instanceof ApplicationError)) throw err;
     if (err || !user) {
       throw new ApplicationError(ErrorCode.UNAUTHENTICATED, 'Sign in first: the access token is missing, invalid or expired', 'UNAUTHENTICATED');
     }

@@ -3,3 +3,4 @@ export { domainEvent, type DomainEvent, type DeliveredEvent } from './domain-eve
 export { ApplicationError, ErrorCode, type FieldProblem } from './application-error.js';
 export { newId, isUuid } from './ids.js';
 export { type PostalAddress, normalizeAddress, formatAddress } from './postal-address.js';
+export { executeBound } from './bound-sql.js';

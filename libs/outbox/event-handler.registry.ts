@@ -37,6 +37,11 @@ export class EventHandlerRegistry implements OnModuleInit {
     return this.byType.get(eventType) ?? [];
   }
 
+  /** Every (event type, handler) pair registered in this process. */
+  subscriptions(): { type: string; handler: string }[] {
+    return [...this.byType].flatMap(([type, handlers]) => handlers.map((handler) => ({ type, handler })));
+  }
+
   get(name: string): EventConsumer | undefined {
     return this.byName.get(name)?.instance;
   }

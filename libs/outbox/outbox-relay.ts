@@ -11,6 +11,7 @@ import {
   type OutboxOptions,
   RELAY_BATCH,
   RELAY_LEASE_MS,
+  REQUEUE_WINDOW_MS,
 } from './outbox.constants.js';
 
 export interface ClaimedMessage {
@@ -59,17 +60,45 @@ export class OutboxRelay {
     const jobs = messages.flatMap((m) =>
       this.registry.handlersFor(m.type).map((handler) => ({
         data: { messageId: m.id, handler },
-        opts: {
-          // Same id for the same (event, handler): Bull ignores a second add while the first job exists.
-          jobId: `${m.id}:${handler}`,
-          attempts: this.options.maxAttempts,
-          backoff: { type: 'exponential', delay: this.options.backoffMs },
-          removeOnComplete: true,
-          removeOnFail: true,
-        },
+        opts: this.jobOptions(m.id, handler),
       })),
     );
     if (jobs.length) await this.queue.addBulk(jobs);
+  }
+
+  /**
+   * Enqueues again the deliveries of events published within `windowMs` that have no inbox row yet (neither
+   * PROCESSED nor DEAD) for one of their handlers: the jobs a Redis that restarted empty has lost. Each job keeps its
+   * id (`<event>:<handler>`), so Bull ignores the ones Redis still holds, and the inbox makes a redelivery a no-op.
+   * Runs when the worker starts and whenever its Redis connection comes back. Answers how many jobs it added.
+   */
+  async requeueUndelivered(windowMs = REQUEUE_WINDOW_MS): Promise<number> {
+    const subscriptions = this.registry.subscriptions();
+    if (!subscriptions.length) return 0;
+    const since = new Date(this.clock.now().getTime() - windowMs);
+    const rows = await this.orm.em.fork().execute<{ id: string; handler: string }[]>(
+      `select m.id, h.handler from outbox_message m
+         join jsonb_to_recordset(?::jsonb) as h(type text, handler text) on h.type = m.type
+        where m.published_at >= ?
+          and not exists (select 1 from outbox_delivery d where d.message_id = m.id and d.handler = h.handler)
+        order by m.occurred_at`,
+      [JSON.stringify(subscriptions), since],
+    );
+    for (let i = 0; i < rows.length; i += RELAY_BATCH * 5) {
+      await this.queue.addBulk(rows.slice(i, i + RELAY_BATCH * 5).map((r) => ({ data: { messageId: r.id, handler: r.handler }, opts: this.jobOptions(r.id, r.handler) })));
+    }
+    return rows.length;
+  }
+
+  private jobOptions(messageId: string, handler: string) {
+    return {
+      // Same id for the same (event, handler): Bull ignores a second add while the first job exists.
+      jobId: `${messageId}:${handler}`,
+      attempts: this.options.maxAttempts,
+      backoff: { type: 'exponential', delay: this.options.backoffMs },
+      removeOnComplete: true,
+      removeOnFail: true,
+    };
   }
 
   async markPublished(ids: string[]): Promise<void> {

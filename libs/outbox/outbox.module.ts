@@ -21,12 +21,15 @@ class RelaySchedule implements OnApplicationBootstrap {
   constructor(
     @InjectQueue(OUTBOX_RELAY_QUEUE) private readonly queue: Queue,
     @Inject(OUTBOX_OPTIONS) private readonly options: OutboxOptions,
+    private readonly relay: OutboxRelay,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
     await this.schedule();
-    // A Redis that restarted empty forgot the schedule: add it again whenever the connection comes back.
-    this.queue.client.on('ready', () => void this.schedule().catch(() => undefined));
+    void this.relay.requeueUndelivered().catch(() => undefined);
+    // A Redis that restarted empty forgot the schedule and the queued deliveries: add them again whenever the
+    // connection comes back (deliveries keep their job ids, so those Redis still holds are not added twice).
+    this.queue.client.on('ready', () => void this.schedule().then(() => this.relay.requeueUndelivered()).catch(() => undefined));
   }
 
   // Repeatable jobs are keyed by their repeat options, so every worker adding it schedules one job, not N.

@@ -1,7 +1,16 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { Clock, type DomainEvent, newId } from '../ddd/index.js';
+import { Clock, type DomainEvent, executeBound, newId } from '../ddd/index.js';
 import { OutboxMessage } from './outbox-message.entity.js';
+
+/** JSON with bigints as strings; the replacer (slow on large arrays) only when a bigint is really there. */
+function json(value: unknown): string {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+  }
+}
 
 /**
  * Records integration events. Call it with the EntityManager of the unit of work that makes the change: the event
@@ -28,10 +37,11 @@ export class Outbox {
   async recordMany(em: EntityManager, events: readonly DomainEvent<object>[]): Promise<void> {
     if (!events.length) return;
     const rows = events.map((e) => ({ id: newId(), organization_id: e.organizationId, type: e.type, payload: e.payload }));
-    await em.execute(
+    await executeBound(
+      em,
       `insert into outbox_message (id, organization_id, type, payload, occurred_at, relay_attempts)
        select r.id, r.organization_id, r.type, r.payload, ?, 0 from jsonb_to_recordset(?::jsonb) as r(id uuid, organization_id uuid, type text, payload jsonb)`,
-      [this.clock.now(), JSON.stringify(rows, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))],
+      [this.clock.now(), json(rows)],
     );
   }
 }

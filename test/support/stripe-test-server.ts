@@ -35,8 +35,8 @@ import {
  *
  * Test controls: `completeCheckoutSession(id, token)` does what a customer does on Checkout's page;
  * `settlePaymentIntent(id, result?)` is the bank's later answer to a processing debit; `failNext(...)`
- * injects a 5xx, a 429, a timeout, a reset connection or a response lost after the work was done; `requests` logs what
- * the SDK sent.
+ * injects a 5xx, a 429, a timeout, a reset connection or a response lost after the work was done; `limitRate(n)`
+ * answers 429 above n requests per second (reads and writes apart, like Stripe); `requests` logs what the SDK sent.
  */
 
 export type Params = { [key: string]: string | Params | Params[] | string[] | undefined };
@@ -71,6 +71,8 @@ export interface RecordedRequest {
   /** An idempotent replay of an earlier answer. */
   replayed: boolean;
   injected: Failure | null;
+  /** When it arrived (ms since the epoch). */
+  at: number;
 }
 
 /** A status code to answer with (500, 502, 503, 429), or a network failure. */
@@ -103,6 +105,11 @@ export class StripeTestServer {
   private readonly detached = new Set<string>();
   private server?: http.Server;
   private port = 0;
+  /** limitRate: requests allowed per second and per kind (Stripe counts reads and writes apart), and when each was let through. */
+  private rateLimit: number | null = null;
+  private readonly admitted: Record<'read' | 'write', number[]> = { read: [], write: [] };
+  /** Requests refused with 429 by limitRate (not the ones failNext injected). */
+  rateLimited = 0;
 
   constructor(private readonly now: () => Date = () => new Date()) {
     this.route('POST', '/v1/customers', (r) => this.createCustomer(r));
@@ -163,6 +170,28 @@ export class StripeTestServer {
    */
   failNext(failure: Failure, times = 1, only?: { method: string; path: string }): void {
     for (let i = 0; i < times; i++) this.failures.push({ failure, only });
+  }
+
+  /**
+   * Answers 429 (Stripe's `rate_limit_error`, nothing done) to a request that would make more than `perSecond`
+   * requests of its kind in the last second — reads (GET) and writes (POST, DELETE) counted apart, as Stripe's basic
+   * limiter does (25 of each per second in test mode, 100 live). `null` turns it off. `rateLimited` counts the 429s.
+   */
+  limitRate(perSecond: number | null): void {
+    this.rateLimit = perSecond;
+    this.admitted.read = [];
+    this.admitted.write = [];
+  }
+
+  /** Whether limitRate lets this request through now (and counts it if so). */
+  private admit(method: string): boolean {
+    if (this.rateLimit === null) return true;
+    const now = performance.now();
+    const window = this.admitted[method === 'GET' ? 'read' : 'write'];
+    while (window.length && window[0]! <= now - 1000) window.shift();
+    if (window.length >= this.rateLimit) return false;
+    window.push(now);
+    return true;
   }
 
   requestsTo(method: string, path: string): RecordedRequest[] {
@@ -242,6 +271,7 @@ export class StripeTestServer {
       status: 0,
       replayed: false,
       injected: null,
+      at: Date.now(),
     };
     this.requests.push(record);
     const send = (status: number, body: unknown, extra: Record<string, string> = {}) => {
@@ -267,6 +297,11 @@ export class StripeTestServer {
       const type = failure === 429 ? 'rate_limit_error' : 'api_error';
       const message = failure === 429 ? 'Too many requests hit the API too quickly.' : 'An unknown error occurred on our side (injected by the test).';
       return send(failure, { error: { type, message, ...(failure === 429 ? { code: 'rate_limit' } : {}) } });
+    }
+
+    if (!this.admit(record.method)) {
+      this.rateLimited += 1;
+      return send(429, { error: { type: 'rate_limit_error', code: 'rate_limit', message: 'Too many requests hit the API too quickly. We recommend an exponential backoff of your requests.' } });
     }
 
     const auth = header(req, 'authorization');

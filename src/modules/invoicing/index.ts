@@ -11,7 +11,7 @@ export type { InstallmentChargeNowOutcome } from './application/installment-char
 export type { InstallmentInterval } from './domain/installment-schedule.js';
 export type { CustomerBalance } from './application/customer-balances.js';
 export type { DraftInvoiceCommand, InvoiceLineCommand, BilledRef } from './application/invoices.use-case.js';
-export type { BulkInvoiceCommand } from './application/bulk-invoices.js';
+export type { BulkInvoiceCommand, BulkIssueOptions } from './application/bulk-invoices.js';
 export type { BulkRecordOptions, BulkRecorded } from './application/bulk-reconciliation.js';
 export { InvoiceStatus, BilledRefType } from './domain/invoice.entity.js';
 export { InvoiceView } from './graphql/invoice.types.js';

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { normalizeAddress } from '#libs/ddd/index.js';
+import { executeBound, normalizeAddress } from '#libs/ddd/index.js';
 import { isCurrencyCode } from '#libs/money/index.js';
 import { AppConfig } from '../../../config/index.js';
 import {
@@ -310,7 +310,7 @@ export class SandboxGateway extends PaymentGateway {
       await this.store.transaction(async (em) => {
         const ids = [...new Set(pending.flatMap((p) => [p.paymentMethodId, p.input.gatewayCustomerId ?? '']).filter((id) => id && !testToken(id)))];
         const rows = ids.length
-          ? await em.execute<{ id: string; type: SandboxObjectType; data: Record<string, unknown>; created_at: Date }[]>(
+          ? await executeBound<{ id: string; type: SandboxObjectType; data: Record<string, unknown>; created_at: Date }[]>(em,
               `select id, type, data, created_at from sandbox_gateway_object where id = any(?::text[]) and type in ('customer', 'payment_method')`,
               [`{${ids.map((id) => `"${id.replace(/["\\]/g, '\\$&')}"`).join(',')}}`],
             )
@@ -355,7 +355,7 @@ export class SandboxGateway extends PaymentGateway {
           }
           records.push({ id: randomId('idr_'), key: p.key, data: { operation: 'create_charge', requestHash: p.hash, outcome } });
         }
-        const inserted = await em.execute<{ idempotency_key: string }[]>(
+        const inserted = await executeBound<{ idempotency_key: string }[]>(em,
           `insert into sandbox_gateway_object (id, type, data, idempotency_key, created_at, updated_at)
            select r.id, 'idempotency_record', r.data, r.key, ?, ? from jsonb_to_recordset(?::jsonb) as r(id text, data jsonb, key text)
            order by r.key
@@ -381,7 +381,7 @@ export class SandboxGateway extends PaymentGateway {
         // Methods made from test tokens are kept only for the charges that were made.
         const kept = intents.filter((o) => o.type === 'payment_intent' || [...created.values()].some((c) => c.data.paymentMethodId === o.id));
         if (kept.length) {
-          await em.execute(
+          await executeBound(em,
             `insert into sandbox_gateway_object (id, type, data, idempotency_key, created_at, updated_at)
              select o.id, o.type, o.data, null, ?, ? from jsonb_to_recordset(?::jsonb) as o(id text, type text, data jsonb)`,
             [now, now, JSON.stringify(kept)],

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { type EntityManager, MikroORM } from '@mikro-orm/postgresql';
-import { Clock, newId } from '#libs/ddd/index.js';
+import { Clock, executeBound, newId } from '#libs/ddd/index.js';
 import { Money } from '#libs/money/index.js';
 import { scopeToTenant } from '#libs/tenancy/index.js';
 import { CustomerDirectory, CustomerStatus } from '../../customers/index.js';
@@ -26,7 +26,7 @@ import { BillingRunProgressPubSub, type BillingRunProgressEvent } from '../infra
 const pgArray = (values: readonly string[]) => `{${values.map((v) => `"${v.replace(/["\\]/g, '\\$&')}"`).join(',')}}`;
 
 /** Agreements per batch job: one transaction before the gateway and one after, whatever the size. */
-export const BILLING_BATCH_SIZE = 500;
+export const BILLING_BATCH_SIZE = 1000;
 
 /** The idempotency key of a billed period's payment: the same whatever run, retry or restart charges it. */
 export function agreementPeriodKey(billedPeriodId: string): string {
@@ -66,6 +66,12 @@ interface RunCounters {
   up_to_date: number;
   batches_total: number;
   batches_done: number;
+}
+
+interface ChargedCounts {
+  charged: number;
+  failed: number;
+  amount: bigint;
 }
 
 const COUNTERS =
@@ -133,25 +139,25 @@ export class BillingRunRunner {
   async plan(organizationId: string, runId: string, batchSize = this.batchSize): Promise<number[]> {
     const now = this.clock.now();
     const planned = await this.scoped(organizationId).transactional(async (tx) => {
-      const [run] = await tx.execute<{ status: BillingRunStatus; planned_at: Date | null }[]>(
+      const [run] = await executeBound<{ status: BillingRunStatus; planned_at: Date | null }[]>(tx,
         `select status, planned_at from billing_run where id = ? and organization_id = ? for update`,
         [runId, organizationId],
       );
       if (!run || FINISHED_BILLING_RUN_STATUSES.includes(run.status)) return false;
       if (run.planned_at) return true;
       const ids = (
-        await tx.execute<{ id: string }[]>(`select id from service_agreement where organization_id = ? and status = 'ACTIVE' order by id`, [organizationId])
+        await executeBound<{ id: string }[]>(tx, `select id from service_agreement where organization_id = ? and status = 'ACTIVE' order by id`, [organizationId])
       ).map((r) => r.id);
       const batches: { id: string; seq: number; agreement_ids: string[] }[] = [];
       for (let i = 0; i < ids.length; i += batchSize) batches.push({ id: newId(), seq: batches.length, agreement_ids: ids.slice(i, i + batchSize) });
       if (batches.length) {
-        await tx.execute(
+        await executeBound(tx,
           `insert into billing_run_batch (id, organization_id, created_at, updated_at, run_id, seq, agreement_ids, status)
            select v.id, ?, ?, ?, ?, v.seq, v.agreement_ids, 'PENDING' from jsonb_to_recordset(?::jsonb) as v(id uuid, seq int, agreement_ids jsonb)`,
           [organizationId, now, now, runId, JSON.stringify(batches)],
         );
       }
-      await tx.execute(
+      await executeBound(tx,
         `update billing_run set status = 'RUNNING', planned_at = ?, started_at = coalesce(started_at, ?), agreements_total = ?, batches_total = ?, updated_at = ?
           where id = ? and organization_id = ?`,
         [now, now, ids.length, batches.length, now, runId, organizationId],
@@ -159,7 +165,7 @@ export class BillingRunRunner {
       return true;
     });
     if (!planned) return [];
-    const pending = await this.scoped(organizationId).execute<{ seq: number }[]>(
+    const pending = await executeBound<{ seq: number }[]>(this.scoped(organizationId),
       `select seq from billing_run_batch where run_id = ? and organization_id = ? and status = 'PENDING' order by seq`,
       [runId, organizationId],
     );
@@ -183,8 +189,8 @@ export class BillingRunRunner {
     await hooks.afterInvoiced?.(seq);
 
     t = performance.now();
-    const open = await em.fork().execute<{ payment_id: string }[]>(
-      `select payment_id from billed_period where organization_id = ? and status = 'INVOICED' and agreement_id = any(?::uuid[])`,
+    const open = await executeBound<{ payment_id: string; customer_id: string }[]>(em.fork(),
+      `select payment_id, customer_id from billed_period where organization_id = ? and status = 'INVOICED' and agreement_id = any(?::uuid[])`,
       [organizationId, pgArray(batch.agreementIds)],
     );
     const sent = await this.payments.sendBulk(
@@ -196,9 +202,14 @@ export class BillingRunRunner {
 
     t = performance.now();
     const finished = await this.scoped(organizationId).transactional(async (tx) => {
-      const applied = await this.payments.applyResultsBulk(tx, organizationId, sent);
-      await this.recordCharges(tx, organizationId, applied);
-      return this.completeBatch(tx, organizationId, runId, batch);
+      // The balance summaries once per batch, here (Tx1 left them: every invoice it issued is settled or not now).
+      const applied = await this.payments.applyResultsBulk(tx, organizationId, sent, { refreshBalances: false });
+      const charged = await this.recordCharges(tx, organizationId, runId, applied);
+      await this.invoicing.refreshBalancesBulk(
+        tx,
+        open.map((o) => o.customer_id),
+      );
+      return this.completeBatch(tx, organizationId, runId, batch, charged);
     });
     hooks.onPhase?.('record', performance.now() - t);
     await this.publish(organizationId, runId);
@@ -209,7 +220,7 @@ export class BillingRunRunner {
   private async invoiceBatch(tx: EntityManager, run: BillingRun, agreementIds: string[]): Promise<number> {
     const org = run.organizationId;
     const now = this.clock.now();
-    const agreements = await tx.execute<AgreementRow[]>(
+    const agreements = await executeBound<AgreementRow[]>(tx,
       `select id, customer_id, name, lines, currency, frequency, billing_day, start_date::text, end_date::text, payment_method_id, billed_through::text
          from service_agreement where organization_id = ? and status = 'ACTIVE' and id = any(?::uuid[])
         order by id for update`,
@@ -232,7 +243,8 @@ export class BillingRunRunner {
       due.flatMap((d) => (d.a.payment_method_id ? [d.a.payment_method_id] : [])),
       { requireConsent: true },
     );
-    const customers = new Map((await this.customers.getMany(tx, [...new Set(due.map((d) => d.a.customer_id))])).map((c) => [c.id, c]));
+    const snapshots = await this.customers.getMany(tx, [...new Set(due.map((d) => d.a.customer_id))]);
+    const customers = new Map(snapshots.map((c) => [c.id, c]));
     const skips: { id: string; agreement_id: string; customer_id: string; reason_code: string; reason: string }[] = [];
     const billable: { a: AgreementRow; periods: BillingPeriod[]; total: Money }[] = [];
     for (const d of due) {
@@ -249,14 +261,14 @@ export class BillingRunRunner {
       else billable.push({ ...d, total });
     }
     if (skips.length) {
-      const inserted = await tx.execute<{ id: string }[]>(
+      const inserted = await executeBound<{ id: string }[]>(tx,
         `insert into billing_run_skip (id, organization_id, created_at, updated_at, run_id, agreement_id, customer_id, reason_code, reason)
          select v.id, ?, ?, ?, ?, v.agreement_id, v.customer_id, v.reason_code, v.reason
            from jsonb_to_recordset(?::jsonb) as v(id uuid, agreement_id uuid, customer_id uuid, reason_code text, reason text)
          on conflict (run_id, agreement_id) do nothing returning id`,
         [org, now, now, run.id, JSON.stringify(skips)],
       );
-      if (inserted.length) await tx.execute(`update billing_run set skipped = skipped + ?, updated_at = ? where id = ?`, [inserted.length, now, run.id]);
+      if (inserted.length) await executeBound(tx, `update billing_run set skipped = skipped + ?, updated_at = ? where id = ?`, [inserted.length, now, run.id]);
     }
     if (!billable.length) return 0;
 
@@ -275,7 +287,7 @@ export class BillingRunRunner {
       })),
     );
     // The exactly-once claim: a period someone else billed (another run, an earlier attempt) is not returned.
-    const claimedRows = await tx.execute<{ id: string }[]>(
+    const claimedRows = await executeBound<{ id: string }[]>(tx,
       `insert into billed_period (id, organization_id, created_at, updated_at, agreement_id, customer_id, run_id, period_start, period_end, label,
                                   invoice_id, payment_id, amount, currency, status)
        select v.id, ?, ?, ?, v.agreement_id, v.customer_id, ?, v.period_start, v.period_end, v.label, v.invoice_id, v.payment_id, v.amount, ?, 'INVOICED'
@@ -290,7 +302,7 @@ export class BillingRunRunner {
 
     // billedThrough: the end of the last period due (claimed now or, as a backstop, by someone before).
     const through = billable.map(({ a, periods }) => ({ id: a.id, billed_through: periods.at(-1)!.end }));
-    await tx.execute(
+    await executeBound(tx,
       `update service_agreement s set billed_through = greatest(coalesce(s.billed_through, v.billed_through), v.billed_through), updated_at = ?
          from jsonb_to_recordset(?::jsonb) as v(id uuid, billed_through date) where s.id = v.id and s.organization_id = ?`,
       [now, JSON.stringify(through), org],
@@ -316,7 +328,9 @@ export class BillingRunRunner {
           createdBy: run.createdBy,
         };
       }),
+      { methods },
     );
+    // Customers and methods were checked above in this transaction; the balance summaries are written once, in Tx2.
     await this.invoicing.issueInvoicesBulk(
       tx,
       claimed.map((c) => {
@@ -331,9 +345,10 @@ export class BillingRunRunner {
         };
       }),
       run.createdBy,
+      { customers: snapshots, refreshBalances: false },
     );
     const amount = claimed.reduce((sum, c) => sum + BigInt(c.amount), 0n);
-    await tx.execute(`update billing_run set invoiced = invoiced + ?, amount_invoiced = amount_invoiced + ?, updated_at = ? where id = ?`, [
+    await executeBound(tx, `update billing_run set invoiced = invoiced + ?, amount_invoiced = amount_invoiced + ?, updated_at = ? where id = ?`, [
       claimed.length,
       amount.toString(),
       now,
@@ -342,15 +357,25 @@ export class BillingRunRunner {
     return claimed.length;
   }
 
-  /** Tx2: each period follows its payment (INVOICED → CHARGED / FAILED / PROCESSING, once), counted on the run that invoiced it. */
-  private async recordCharges(tx: EntityManager, organizationId: string, applied: { paymentId: string; status: PaymentStatus; failureCode: string | null; failureMessage: string | null }[]): Promise<void> {
+  /**
+   * Tx2: each period follows its payment (INVOICED → CHARGED / FAILED / PROCESSING, once), counted on the run that
+   * invoiced it. Answers this run's share, which completeBatch adds with the batch's own counters (one UPDATE of the
+   * run's row per batch); another run's periods (a killed run's, finished by this one) are counted on it here.
+   */
+  private async recordCharges(
+    tx: EntityManager,
+    organizationId: string,
+    runId: string,
+    applied: { paymentId: string; status: PaymentStatus; failureCode: string | null; failureMessage: string | null }[],
+  ): Promise<ChargedCounts> {
+    const none: ChargedCounts = { charged: 0, failed: 0, amount: 0n };
     const moves = applied.flatMap((p) => {
       const status = periodStatusOf(p.status);
       return status ? [{ payment_id: p.paymentId, status, failure_code: p.failureCode, failure_reason: p.failureMessage }] : [];
     });
-    if (!moves.length) return;
+    if (!moves.length) return none;
     const now = this.clock.now();
-    const moved = await tx.execute<{ run_id: string; status: BilledPeriodStatus; amount: string }[]>(
+    const moved = await executeBound<{ run_id: string; status: BilledPeriodStatus; amount: string }[]>(tx,
       `update billed_period b set status = v.status::billed_period_status, failure_code = v.failure_code, failure_reason = v.failure_reason, updated_at = ?
          from jsonb_to_recordset(?::jsonb) as v(payment_id uuid, status text, failure_code text, failure_reason text)
         where b.payment_id = v.payment_id and b.organization_id = ? and b.status = 'INVOICED'
@@ -366,32 +391,44 @@ export class BillingRunRunner {
       } else if (m.status === BilledPeriodStatus.FAILED) c.failed += 1;
       perRun.set(m.run_id, c);
     }
-    for (const [runId, c] of [...perRun.entries()].sort()) {
-      await tx.execute(
+    const mine = perRun.get(runId) ?? none;
+    perRun.delete(runId);
+    for (const [other, c] of [...perRun.entries()].sort()) {
+      await executeBound(tx,
         `update billing_run set charged = charged + ?, failed = failed + ?, amount_charged = amount_charged + ?, updated_at = ? where id = ? and organization_id = ?`,
-        [c.charged, c.failed, c.amount.toString(), now, runId, organizationId],
+        [c.charged, c.failed, c.amount.toString(), now, other, organizationId],
       );
     }
+    return mine;
   }
 
   /** Tx2: the batch DONE (once), its agreements counted, the run finished if it was the last. Answers whether it finished the run. */
-  private async completeBatch(tx: EntityManager, organizationId: string, runId: string, batch: BillingRunBatch): Promise<boolean> {
+  private async completeBatch(tx: EntityManager, organizationId: string, runId: string, batch: BillingRunBatch, charged: ChargedCounts): Promise<boolean> {
     const now = this.clock.now();
-    const [done] = await tx.execute<{ id: string }[]>(
+    const [done] = await executeBound<{ id: string }[]>(tx,
       `update billing_run_batch set status = 'DONE', updated_at = ? where id = ? and organization_id = ? and status = 'PENDING' returning id`,
       [now, batch.id, organizationId],
     );
-    if (!done) return false;
-    const [c] = await tx.execute<{ billed: number; skipped: number }[]>(
+    if (!done) {
+      if (charged.charged || charged.failed) {
+        await executeBound(tx,
+          `update billing_run set charged = charged + ?, failed = failed + ?, amount_charged = amount_charged + ?, updated_at = ? where id = ? and organization_id = ?`,
+          [charged.charged, charged.failed, charged.amount.toString(), now, runId, organizationId],
+        );
+      }
+      return false;
+    }
+    const [c] = await executeBound<{ billed: number; skipped: number }[]>(tx,
       `select (select count(distinct agreement_id) from billed_period where organization_id = ? and run_id = ? and agreement_id = any(?::uuid[]))::int as billed,
               (select count(*) from billing_run_skip where organization_id = ? and run_id = ? and agreement_id = any(?::uuid[]))::int as skipped`,
       [organizationId, runId, pgArray(batch.agreementIds), organizationId, runId, pgArray(batch.agreementIds)],
     );
     const upToDate = Math.max(0, batch.agreementIds.length - c!.billed - c!.skipped);
-    const [run] = await tx.execute<RunCounters[]>(
-      `update billing_run set agreements_done = agreements_done + ?, up_to_date = up_to_date + ?, batches_done = batches_done + 1, updated_at = ?
+    const [run] = await executeBound<RunCounters[]>(tx,
+      `update billing_run set agreements_done = agreements_done + ?, up_to_date = up_to_date + ?, batches_done = batches_done + 1,
+              charged = charged + ?, failed = failed + ?, amount_charged = amount_charged + ?, updated_at = ?
         where id = ? and organization_id = ? returning ${COUNTERS}`,
-      [batch.agreementIds.length, upToDate, now, runId, organizationId],
+      [batch.agreementIds.length, upToDate, charged.charged, charged.failed, charged.amount.toString(), now, runId, organizationId],
     );
     if (run!.batches_done < run!.batches_total) return false;
     return this.finish(tx, organizationId, runId);
@@ -400,7 +437,7 @@ export class BillingRunRunner {
   /** A run with no batch left PENDING is finished (e.g. a planned run with no agreements). */
   async finishIfDone(organizationId: string, runId: string): Promise<void> {
     const finished = await this.scoped(organizationId).transactional(async (tx) => {
-      const [open] = await tx.execute<{ n: number }[]>(`select count(*)::int as n from billing_run_batch where run_id = ? and organization_id = ? and status = 'PENDING'`, [
+      const [open] = await executeBound<{ n: number }[]>(tx, `select count(*)::int as n from billing_run_batch where run_id = ? and organization_id = ? and status = 'PENDING'`, [
         runId,
         organizationId,
       ]);
@@ -411,7 +448,7 @@ export class BillingRunRunner {
 
   private async finish(tx: EntityManager, organizationId: string, runId: string): Promise<boolean> {
     const now = this.clock.now();
-    const rows = await tx.execute<{ id: string }[]>(
+    const rows = await executeBound<{ id: string }[]>(tx,
       `update billing_run set status = (case when failed + skipped > 0 then 'COMPLETED_WITH_FAILURES' else 'COMPLETED' end)::billing_run_status,
               finished_at = ?, updated_at = ?
         where id = ? and organization_id = ? and status = 'RUNNING' and planned_at is not null returning id`,
@@ -442,7 +479,7 @@ export class BillingRunRunner {
   /** Pushes the committed counters. Progress is a convenience: Redis being down does not fail the job. */
   async publish(organizationId: string, runId: string): Promise<void> {
     try {
-      const [c] = await this.scoped(organizationId).execute<RunCounters[]>(`select ${COUNTERS} from billing_run where id = ? and organization_id = ?`, [runId, organizationId]);
+      const [c] = await executeBound<RunCounters[]>(this.scoped(organizationId), `select ${COUNTERS} from billing_run where id = ? and organization_id = ?`, [runId, organizationId]);
       if (c) await this.pubsub.publish(progressOf(organizationId, runId, c));
     } catch (error) {
       this.logger.warn(`Progress of billing run ${runId} not pushed: ${String(error)}`);

@@ -83,6 +83,47 @@ export class BillingRuns {
     return this.get(em.fork(), id);
   }
 
+  /**
+   * Across organizations: re-enqueues what the QUEUED and RUNNING runs lost from Redis (restarted empty, flushed) —
+   * the planning job of a run not planned, a job per PENDING batch that has none. Jobs Redis still holds are left
+   * alone (a killed worker's active jobs come back through Bull's stalled check). Runs on worker start and whenever
+   * the queue's connection to Redis comes back, so no operator has to call resumeBillingRun. Answers how many runs
+   * it resumed.
+   */
+  async resumeLost(): Promise<number> {
+    const runs = await this.orm.em
+      .fork()
+      .execute<{ id: string; organization_id: string; planned_at: Date | null }[]>(`select id, organization_id, planned_at from billing_run where status in ('QUEUED', 'RUNNING')`);
+    if (!runs.length) return 0;
+    const queued = await this.queue.queued();
+    let resumed = 0;
+    for (const run of runs) {
+      try {
+        if (!run.planned_at) {
+          if (!queued.plans.has(run.id)) {
+            await this.queue.plan(run.organization_id, run.id);
+            resumed += 1;
+          }
+          continue;
+        }
+        const pending = await this.orm.em
+          .fork()
+          .execute<{ seq: number }[]>(`select seq from billing_run_batch where run_id = ? and organization_id = ? and status = 'PENDING' order by seq`, [run.id, run.organization_id]);
+        const lost = pending.map((p) => p.seq).filter((seq) => !queued.batches.has(`${run.id}:${seq}`));
+        if (lost.length) {
+          this.logger.warn(`Billing run ${run.id}: ${lost.length} batches had no job in Redis; enqueued again`);
+          await this.queue.batches(run.organization_id, run.id, lost);
+          resumed += 1;
+        } else if (!pending.length) {
+          await this.runner.finishIfDone(run.organization_id, run.id);
+        }
+      } catch (error) {
+        this.logger.error(`Billing run ${run.id} not resumed: ${String(error)}`);
+      }
+    }
+    return resumed;
+  }
+
   async settings(em: EntityManager): Promise<BillingSettingsValue> {
     const row = await em.findOne(AgreementBillingSettings, {}, { refresh: true });
     return row

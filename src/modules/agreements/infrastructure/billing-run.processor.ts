@@ -38,14 +38,21 @@ export class BillingRunProcessor {
   }
 }
 
-/** Adds the hourly repeatable tick (role `schedule`), again whenever Redis comes back empty. */
+/**
+ * Adds the hourly repeatable tick (role `schedule`), again whenever Redis comes back empty; then, and at start,
+ * re-enqueues the jobs of unfinished runs that Redis lost (BillingRuns.resumeLost).
+ */
 @Injectable()
 export class BillingRunSchedule implements OnApplicationBootstrap {
-  constructor(@InjectQueue(BILLING_RUN_QUEUE) private readonly queue: Queue) {}
+  constructor(
+    @InjectQueue(BILLING_RUN_QUEUE) private readonly queue: Queue,
+    private readonly runs: BillingRuns,
+  ) {}
 
   async onApplicationBootstrap(): Promise<void> {
     await this.schedule();
-    this.queue.client.on('ready', () => void this.schedule().catch(() => undefined));
+    void this.runs.resumeLost().catch(() => undefined);
+    this.queue.client.on('ready', () => void this.schedule().then(() => this.runs.resumeLost()).catch(() => undefined));
   }
 
   private schedule() {

@@ -27,6 +27,22 @@ export class BillingRunQueue {
     await this.queue.add('plan', { organizationId, runId } satisfies PlanJob, { ...RETRIES, jobId: `plan:${runId}:${Date.now()}` });
   }
 
+  /**
+   * The runs with a planning job and the `<runId>:<seq>` of the batches with a job that Redis holds right now
+   * (waiting, active, delayed or paused), to tell what a Redis restarted empty has lost.
+   */
+  async queued(): Promise<{ plans: Set<string>; batches: Set<string> }> {
+    const jobs = await this.queue.getJobs(['waiting', 'active', 'delayed', 'paused']);
+    const plans = new Set<string>();
+    const batches = new Set<string>();
+    for (const job of jobs) {
+      if (!job) continue;
+      if (job.name === 'plan') plans.add((job.data as PlanJob).runId);
+      else if (job.name === 'batch') batches.add(`${(job.data as BatchJob).runId}:${(job.data as BatchJob).seq}`);
+    }
+    return { plans, batches };
+  }
+
   async batches(organizationId: string, runId: string, seqs: readonly number[]): Promise<void> {
     if (!seqs.length) return;
     await this.queue.addBulk(seqs.map((seq) => ({ name: 'batch', data: { organizationId, runId, seq } satisfies BatchJob, opts: { ...RETRIES } })));

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { isUuid, type PostalAddress } from '#libs/ddd/index.js';
+import { executeBound, isUuid, type PostalAddress } from '#libs/ddd/index.js';
 import { CustomerError, CustomerErrorReason } from '../customer.error.js';
 import { isCalendarDate } from '../domain/customer-details.js';
 import { Customer, CustomerStatus } from '../domain/customer.entity.js';
@@ -167,10 +167,13 @@ export class CustomerDirectory {
       currency: s.currency,
       oldest: s.balanceOwed > 0n ? s.oldestUnpaidDueDate : null,
     }));
-    await em.execute(
+    // Only the rows whose summary changes are written (a customer billed and paid in the same batch owes what they owed).
+    await executeBound(
+      em,
       `update customer c set balance_owed = v.owed, balance_currency = v.currency, oldest_unpaid_due_date = v.oldest, updated_at = now()
          from jsonb_to_recordset(?::jsonb) as v(id uuid, owed bigint, currency text, oldest date)
-        where c.id = v.id and c.organization_id = ?`,
+        where c.id = v.id and c.organization_id = ?
+          and (c.balance_owed, c.balance_currency, c.oldest_unpaid_due_date) is distinct from (v.owed, v.currency, v.oldest)`,
       [JSON.stringify(rows), organizationId],
     );
   }

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { domainEvent, type FieldProblem, isUuid, newId } from '#libs/ddd/index.js';
+import { domainEvent, executeBound, type FieldProblem, isUuid, newId } from '#libs/ddd/index.js';
 import { Outbox } from '#libs/outbox/index.js';
-import { CustomerDirectory, CustomerStatus } from '../../customers/index.js';
+import { CustomerDirectory, type CustomerSnapshot, CustomerStatus } from '../../customers/index.js';
 import { addDays } from '../domain/calendar.js';
 import { invoiceAmounts } from '../domain/invoice-math.js';
 import { BilledRefType, invoiceNumber, InvoiceStatus } from '../domain/invoice.entity.js';
@@ -28,12 +28,33 @@ export interface IssuedInvoice {
   billedRefLabel: string | null;
 }
 
+/** How a bulk issue may lean on what its caller already did in the same transaction. */
+export interface BulkIssueOptions {
+  /**
+   * The customers' snapshots, read by the caller in this transaction (they are not read again). Every customer of the
+   * commands must be among them.
+   */
+  customers?: readonly CustomerSnapshot[];
+  /**
+   * False: the customers' balance summaries are left to the caller, who refreshes them (Invoicing.refreshBalancesBulk)
+   * later in its work — a billing run does it once per batch, after the charges, in its second transaction.
+   */
+  refreshBalances?: boolean;
+}
+
 /** One invoice of a bulk issue: a DraftInvoiceCommand, optionally with the id it is to get (chosen by the caller). */
 export interface BulkInvoiceCommand extends DraftInvoiceCommand {
   id?: string;
 }
 
-const json = (value: unknown) => JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+/** JSON with bigints as strings; the replacer (slow on large arrays) only when a bigint is really there. */
+const json = (value: unknown) => {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+  }
+};
 
 /**
  * Receivables locks of many customers in one statement, in a fixed (sorted) order so two bulk writers never
@@ -42,7 +63,7 @@ const json = (value: unknown) => JSON.stringify(value, (_k, v: unknown) => (type
 export async function lockManyCustomerReceivables(em: EntityManager, customerIds: readonly string[]): Promise<void> {
   const keys = [...new Set(customerIds)].sort().map((id) => `invoicing:customer:${id}`);
   if (!keys.length) return;
-  await em.execute(`select count(pg_advisory_xact_lock(hashtextextended(k, 0))) from (select k from jsonb_array_elements_text(?::jsonb) as k order by k) s`, [
+  await executeBound(em, `select count(pg_advisory_xact_lock(hashtextextended(k, 0))) from (select k from jsonb_array_elements_text(?::jsonb) as k order by k) s`, [
     JSON.stringify(keys),
   ]);
 }
@@ -54,7 +75,7 @@ export async function lockManyCustomerReceivables(em: EntityManager, customerIds
 export async function refreshManyBalances(em: EntityManager, customers: CustomerDirectory, organizationId: string, customerIds: readonly string[], currency: string): Promise<void> {
   const ids = [...new Set(customerIds)];
   if (!ids.length) return;
-  const rows = await em.execute<{ customer_id: string; owed: string; oldest: string | null }[]>(
+  const rows = await executeBound<{ customer_id: string; owed: string; oldest: string | null }[]>(em,
     `select c.id as customer_id, coalesce(sum(i.total - i.amount_paid - i.amount_credited), 0)::text as owed, min(i.due_date)::text as oldest
        from jsonb_array_elements_text(?::jsonb) as c(id)
        left join invoice i on i.organization_id = ? and i.customer_id = c.id::uuid and i.status in ('OPEN', 'PARTIALLY_PAID')
@@ -84,7 +105,15 @@ export class BulkInvoices {
     private readonly outbox: Outbox,
   ) {}
 
-  async issue(em: EntityManager, cmds: readonly BulkInvoiceCommand[], actorUserId: string | null): Promise<IssuedInvoice[]> {
+  /** The balance summaries of these customers recomputed and written (their receivables locked first, sorted). */
+  async refreshBalances(em: EntityManager, customerIds: readonly string[]): Promise<void> {
+    if (!customerIds.length) return;
+    const org = await this.context.of(em);
+    await lockManyCustomerReceivables(em, customerIds);
+    await refreshManyBalances(em, this.customers, org.id, customerIds, org.currency);
+  }
+
+  async issue(em: EntityManager, cmds: readonly BulkInvoiceCommand[], actorUserId: string | null, options: BulkIssueOptions = {}): Promise<IssuedInvoice[]> {
     if (!cmds.length) return [];
     const org = await this.context.of(em);
     const problems: FieldProblem[] = [];
@@ -99,7 +128,7 @@ export class BulkInvoices {
     });
     if (problems.length) throw InvoicingError.invalid(problems);
 
-    const found = new Map((await this.customers.getMany(em, cmds.map((c) => c.customerId))).map((c) => [c.id, c]));
+    const found = new Map((options.customers ?? (await this.customers.getMany(em, cmds.map((c) => c.customerId)))).map((c) => [c.id, c]));
     const rows = prepared.map(({ cmd, lines }, i) => {
       const customer = found.get(cmd.customerId);
       if (!customer) throw new InvoicingError(InvoicingErrorReason.CUSTOMER_NOT_FOUND, `Customer ${cmd.customerId} was not found`, `items.${i}.customerId`);
@@ -127,7 +156,7 @@ export class BulkInvoices {
       rows.map((r) => r.cmd.customerId),
     );
     const n = rows.length;
-    const [counter] = await em.execute<{ first: string }[]>(
+    const [counter] = await executeBound<{ first: string }[]>(em,
       `insert into invoice_number_counter (organization_id, next) values (?, ?)
        on conflict (organization_id) do update set next = invoice_number_counter.next + ?
        returning (next - ?)::text as first`,
@@ -153,7 +182,7 @@ export class BulkInvoices {
         memo: r.cmd.memo?.trim() || null,
       };
     });
-    await em.execute(
+    await executeBound(em,
       `insert into invoice (id, organization_id, created_at, updated_at, customer_id, number, sequence, status, currency, subtotal, tax, total,
                             amount_paid, amount_credited, issue_date, due_date, payment_terms_days, billed_ref_type, billed_ref_id, billed_ref_label,
                             memo, created_by, issued_at, issued_by)
@@ -180,7 +209,7 @@ export class BulkInvoices {
         };
       }),
     );
-    await em.execute(
+    await executeBound(em,
       `insert into invoice_line (id, organization_id, created_at, updated_at, invoice_id, position, description, quantity, unit_price, tax_rate, subtotal, tax, total)
        select v.id, ?, ?, ?, v.invoice_id, v.position, v.description, v.quantity, v.unit_price, v.tax_rate, v.subtotal, v.tax, v.total
          from jsonb_to_recordset(?::jsonb) as v(id uuid, invoice_id uuid, position smallint, description text, quantity bigint, unit_price bigint,
@@ -200,13 +229,15 @@ export class BulkInvoices {
         }),
       ),
     );
-    await refreshManyBalances(
-      em,
-      this.customers,
-      org.id,
-      rows.map((r) => r.cmd.customerId),
-      org.currency,
-    );
+    if (options.refreshBalances !== false) {
+      await refreshManyBalances(
+        em,
+        this.customers,
+        org.id,
+        rows.map((r) => r.cmd.customerId),
+        org.currency,
+      );
+    }
     return rows.map((r, i) => ({
       id: r.id,
       customerId: r.cmd.customerId,

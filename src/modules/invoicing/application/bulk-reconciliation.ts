@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { type DomainEvent, domainEvent, isUuid, newId } from '#libs/ddd/index.js';
+import { type DomainEvent, domainEvent, executeBound, isUuid, newId } from '#libs/ddd/index.js';
 import { Money } from '#libs/money/index.js';
 import { Outbox } from '#libs/outbox/index.js';
 import { CustomerDirectory } from '../../customers/index.js';
@@ -26,6 +26,8 @@ export interface BulkRecordOptions {
    * allocation above what is due is refused (ALLOCATION_EXCEEDS_DUE) like recordPayment.
    */
   capAllocationsToDue?: boolean;
+  /** False: the customers' balance summaries are left to the caller (Invoicing.refreshBalancesBulk later in the same work). */
+  refreshBalances?: boolean;
 }
 
 /** What recordPaymentsBulk did with one payment: recorded now (or before), and the allocations it made now. */
@@ -47,7 +49,14 @@ interface InvoiceRow {
   paid_at: Date | null;
 }
 
-const json = (value: unknown) => JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+/** JSON with bigints as strings; the replacer (slow on large arrays) only when a bigint is really there. */
+const json = (value: unknown) => {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+  }
+};
 
 /**
  * Reconciliation.recordPayment for many payments in the caller's transaction, with the same rows and events
@@ -84,7 +93,7 @@ export class BulkReconciliation {
     // Under the customers' locks: a one-by-one recordPayment of the same id waits for us, or we see its row.
     const existing = new Map(
       (
-        await em.execute<{ id: string; customer_id: string; amount: string }[]>(
+        await executeBound<{ id: string; customer_id: string; amount: string }[]>(em,
           `select id, customer_id, amount::text from received_payment where organization_id = ? and id = any(?::uuid[])`,
           [org.id, pgArray(cmds.map((c) => c.paymentId))],
         )
@@ -100,7 +109,7 @@ export class BulkReconciliation {
     const invoiceIds = [...new Set(fresh.flatMap((c) => (c.allocations ?? []).map((a) => a.invoiceId)))].sort();
     const invoices = new Map(
       (invoiceIds.length
-        ? await em.execute<InvoiceRow[]>(
+        ? await executeBound<InvoiceRow[]>(em,
             `select id, customer_id, status, currency, number, total::text, amount_paid::text, amount_credited::text, paid_at from invoice
               where organization_id = ? and id = any(?::uuid[]) order by id for update`,
             [org.id, pgArray(invoiceIds)],
@@ -143,7 +152,7 @@ export class BulkReconciliation {
         }
         if (amount <= 0n) continue;
         const allocationId = newId();
-        allocations.push({ id: allocationId, payment_id: c.paymentId, invoice_id: a.invoiceId, customer_id: c.customerId, amount });
+        allocations.push({ id: allocationId, payment_id: c.paymentId, invoice_id: a.invoiceId, customer_id: c.customerId, amount: amount.toString() });
         mine.push({ invoiceId: a.invoiceId, amount: Money.of(amount, org.currency) });
         events.push(
           domainEvent<PaymentAllocatedPayload>(InvoicingEvents.PaymentAllocated, org.id, {
@@ -164,15 +173,15 @@ export class BulkReconciliation {
         source: c.source,
         method: c.method.trim(),
         reference: c.reference?.trim() || null,
-        amount: c.amount.amount,
-        amount_allocated: allocated,
+        amount: c.amount.amount.toString(),
+        amount_allocated: allocated.toString(),
         status: allocated === c.amount.amount ? 'RECONCILED' : 'UNRECONCILED',
         received_at: c.receivedAt,
         recorded_by: c.recordedBy ?? null,
       });
     }
     if (payments.length) {
-      await em.execute(
+      await executeBound(em,
         `insert into received_payment (id, organization_id, created_at, updated_at, customer_id, source, method, reference, currency, amount, amount_allocated,
                                        amount_credited, amount_refunded, status, received_at, recorded_by)
          select v.id, ?, ?, ?, v.customer_id, v.source::payment_source, v.method, v.reference, ?, v.amount, v.amount_allocated, 0, 0,
@@ -183,7 +192,7 @@ export class BulkReconciliation {
       );
     }
     if (allocations.length) {
-      await em.execute(
+      await executeBound(em,
         `insert into payment_allocation (id, organization_id, created_at, updated_at, payment_id, invoice_id, customer_id, currency, amount, created_by)
          select v.id, ?, ?, ?, v.payment_id, v.invoice_id, v.customer_id, ?, v.amount, null
            from jsonb_to_recordset(?::jsonb) as v(id uuid, payment_id uuid, invoice_id uuid, customer_id uuid, amount bigint)`,
@@ -208,9 +217,9 @@ export class BulkReconciliation {
             }),
           );
         }
-        return { id: inv.row.id, amount_paid: inv.paid, status, paid_at: status !== InvoiceStatus.PAID ? null : becamePaid ? now : inv.row.paid_at };
+        return { id: inv.row.id, amount_paid: inv.paid.toString(), status, paid_at: status !== InvoiceStatus.PAID ? null : becamePaid ? now : inv.row.paid_at };
       });
-      await em.execute(
+      await executeBound(em,
         `update invoice i set amount_paid = v.amount_paid, status = v.status::invoice_status, paid_at = v.paid_at, updated_at = ?
            from jsonb_to_recordset(?::jsonb) as v(id uuid, amount_paid bigint, status text, paid_at timestamptz)
           where i.id = v.id and i.organization_id = ?`,
@@ -218,13 +227,15 @@ export class BulkReconciliation {
       );
     }
     await this.outbox.recordMany(em, events);
-    await refreshManyBalances(
-      em,
-      this.customers,
-      org.id,
-      fresh.map((c) => c.customerId),
-      org.currency,
-    );
+    if (options.refreshBalances !== false) {
+      await refreshManyBalances(
+        em,
+        this.customers,
+        org.id,
+        fresh.map((c) => c.customerId),
+        org.currency,
+      );
+    }
     return cmds.map((c) => ({ paymentId: c.paymentId, created: made.has(c.paymentId), allocations: made.get(c.paymentId) ?? [] }));
   }
 }

@@ -6,7 +6,7 @@ import { Money } from '#libs/money/index.js';
 import { BilledRefType, Invoice, InvoiceStatus, UNPAID_STATUSES } from '../domain/invoice.entity.js';
 import { InstallmentPlan, InstallmentStatus } from '../domain/installment-plan.entity.js';
 import { equalInstallments, type InstallmentInterval } from '../domain/installment-schedule.js';
-import { BulkInvoices, type BulkInvoiceCommand } from './bulk-invoices.js';
+import { BulkInvoices, type BulkInvoiceCommand, type BulkIssueOptions } from './bulk-invoices.js';
 import { InstallmentCharges, type InstallmentChargeNowOutcome } from './installment-charges.js';
 import { InstallmentPlans } from './installment-plans.use-case.js';
 import { CustomerBalances, type CustomerBalance } from './customer-balances.js';
@@ -141,10 +141,19 @@ export class Invoicing {
   /**
    * Creates and issues many invoices at once in the caller's transaction (billing runs): the same rules, rows and
    * events as issueInvoice one by one, in a handful of multi-row statements (see BulkInvoices). All or nothing.
-   * A command may carry the id its invoice gets. Summaries in the order of the commands.
+   * A command may carry the id its invoice gets. Summaries in the order of the commands. `options`: the customers
+   * already read in this transaction, and whether the balance summaries are left to a later refreshBalancesBulk.
    */
-  async issueInvoicesBulk(em: EntityManager, cmds: readonly BulkInvoiceCommand[], actorUserId: string | null = null): Promise<InvoiceSummary[]> {
-    return this.bulk.issue(em, cmds, actorUserId);
+  async issueInvoicesBulk(em: EntityManager, cmds: readonly BulkInvoiceCommand[], actorUserId: string | null = null, options: BulkIssueOptions = {}): Promise<InvoiceSummary[]> {
+    return this.bulk.issue(em, cmds, actorUserId, options);
+  }
+
+  /**
+   * The balance summaries of many customers recomputed from their invoices and written, in the caller's transaction
+   * (their receivables locks taken first, sorted): for a bulk writer that deferred them (`refreshBalances: false`).
+   */
+  async refreshBalancesBulk(em: EntityManager, customerIds: readonly string[]): Promise<void> {
+    await this.bulk.refreshBalances(em, customerIds);
   }
 
   /** Creates and issues an invoice at once (numbered, announced as InvoiceIssued). */

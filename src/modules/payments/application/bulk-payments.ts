@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { Clock, type DomainEvent, domainEvent, newId } from '#libs/ddd/index.js';
+import { Clock, type DomainEvent, domainEvent, executeBound, newId } from '#libs/ddd/index.js';
 import { Money } from '#libs/money/index.js';
 import { Outbox } from '#libs/outbox/index.js';
 import { type CreateCharge, type GatewayChargeResult, type GatewayError, GatewayErrorCode, PaymentGateway } from '../../../infra/payment-gateway/index.js';
@@ -49,6 +49,19 @@ export interface BulkChargeCommand {
   idempotencyKey: string;
   offSession: boolean;
   createdBy: string | null;
+}
+
+export interface BulkPrepareOptions {
+  /**
+   * What Wallet.chargeableMany(…, { requireConsent: true }) answered for the commands' methods, read by the caller in
+   * this transaction (they are not read again). Every command's method must be in it.
+   */
+  methods?: ReadonlyMap<string, ChargeableMethod | Error>;
+}
+
+export interface BulkApplyOptions {
+  /** False: the customers' balance summaries are left to the caller (Invoicing.refreshBalancesBulk later in the same work). */
+  refreshBalances?: boolean;
 }
 
 export interface PreparedPayment {
@@ -100,10 +113,19 @@ interface PaymentRow {
   attempt_charge_id: string | null;
 }
 
-const json = (value: unknown) => JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+/** JSON with bigints as strings; the replacer (slow on large arrays) only when a bigint is really there. */
+const json = (value: unknown) => {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+  }
+};
 
 /** How many charges go to a batching gateway in one request. */
 const GATEWAY_CHUNK = 1000;
+/** Paced one-by-one charges (Stripe) a batch keeps in flight at once. */
+const PACED_IN_FLIGHT = 2;
 
 /**
  * Payments for many at once (billing runs): the same rows, keys, states and events as Payments.charge one by one —
@@ -134,13 +156,15 @@ export class BulkPayments {
    * Inserts each payment and its first attempt (PENDING) in the caller's transaction; the methods must be chargeable
    * off-session (else PaymentsError METHOD_NOT_CHARGEABLE naming `items.<i>.paymentMethodId`, nothing written).
    */
-  async prepare(em: EntityManager, organizationId: string, cmds: readonly BulkChargeCommand[]): Promise<PreparedPayment[]> {
+  async prepare(em: EntityManager, organizationId: string, cmds: readonly BulkChargeCommand[], options: BulkPrepareOptions = {}): Promise<PreparedPayment[]> {
     if (!cmds.length) return [];
-    const methods = await this.wallet.chargeableMany(
-      em,
-      cmds.map((c) => c.paymentMethodId),
-      { requireConsent: true },
-    );
+    const methods =
+      options.methods ??
+      (await this.wallet.chargeableMany(
+        em,
+        cmds.map((c) => c.paymentMethodId),
+        { requireConsent: true },
+      ));
     const now = this.clock.now();
     const payments: Record<string, unknown>[] = [];
     const attempts: Record<string, unknown>[] = [];
@@ -171,7 +195,7 @@ export class BulkPayments {
       payments.push({
         id: c.paymentId,
         customer_id: c.customerId,
-        amount: c.amount.amount,
+        amount: c.amount.amount.toString(),
         currency: c.amount.currency,
         purpose: c.purpose,
         purpose_ref_id: c.purposeRefId,
@@ -197,7 +221,7 @@ export class BulkPayments {
         event(c.paymentId, PaymentEventType.ATTEMPT_STARTED, 'Attempt 1 sent to the payment gateway', { attempt: 1 }, c.createdBy, stamp()),
       );
     });
-    const inserted = await em.execute<{ id: string }[]>(
+    const inserted = await executeBound<{ id: string }[]>(em,
       `insert into payment (id, organization_id, created_at, updated_at, customer_id, status, amount, currency, amount_refunded, purpose, purpose_ref_id,
                             allocations, description, method_type, payment_method_id, gateway_payment_method_id, gateway_customer_id, method_label,
                             brand, last4, gateway, off_session, idempotency_key, request_hash, attempt_count, created_by)
@@ -214,7 +238,7 @@ export class BulkPayments {
     const fresh = new Set(inserted.map((r) => r.id));
     const freshAttempts = attempts.filter((a) => fresh.has(a.payment_id as string));
     if (freshAttempts.length) {
-      await em.execute(
+      await executeBound(em,
         `insert into payment_attempt (id, organization_id, created_at, updated_at, payment_id, number, idempotency_key, status, started_by, started_at)
          select v.id, ?, ?, ?, v.payment_id, 1, v.idempotency_key, 'PENDING', v.started_by, ?
            from jsonb_to_recordset(?::jsonb) as v(id uuid, payment_id uuid, idempotency_key text, started_by uuid)`,
@@ -231,7 +255,7 @@ export class BulkPayments {
     const reused = cmds.filter((c) => !fresh.has(c.paymentId));
     const existing = new Map<string, { payment_id: string; attempt_id: string; request_hash: string }>();
     if (reused.length) {
-      const rows = await em.execute<{ key: string; payment_id: string; attempt_id: string; request_hash: string }[]>(
+      const rows = await executeBound<{ key: string; payment_id: string; attempt_id: string; request_hash: string }[]>(em,
         `select p.idempotency_key as key, p.id as payment_id, a.id as attempt_id, p.request_hash from payment p
            join payment_attempt a on a.payment_id = p.id and a.number = p.attempt_count
           where p.organization_id = ? and p.idempotency_key = any(?::text[])`,
@@ -272,10 +296,19 @@ export class BulkPayments {
         results.push(...(await this.gateway.createCharges(requests.slice(i, i + GATEWAY_CHUNK))));
       }
     } else {
-      for (const request of requests) {
-        await this.pacer.acquire(); // one request per charge (Stripe's rate limit)
-        results.push(...(await this.gateway.createCharges([request])));
-      }
+      // One request per charge (Stripe's rate limit), each after its pacer slot. A few in flight at once, so the
+      // batch keeps to the pacer's rate even when one request takes longer than a slot (or waits out a 429).
+      results.length = requests.length;
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: Math.min(PACED_IN_FLIGHT, requests.length) }, async () => {
+          while (next < requests.length) {
+            const i = next++;
+            await this.pacer.acquire();
+            results[i] = (await this.gateway.createCharges([requests[i]!]))[0]!;
+          }
+        }),
+      );
     }
     return open.map((r, i) => ({ paymentId: r.id, attemptId: r.attempt_id, result: results[i]! }));
   }
@@ -285,7 +318,7 @@ export class BulkPayments {
    * payments row-locked in id order, an answer that does not move its attempt changes nothing. Answers every payment
    * asked about with its status after this call.
    */
-  async apply(em: EntityManager, organizationId: string, sent: readonly SentCharge[]): Promise<AppliedPayment[]> {
+  async apply(em: EntityManager, organizationId: string, sent: readonly SentCharge[], options: BulkApplyOptions = {}): Promise<AppliedPayment[]> {
     if (!sent.length) return [];
     const rows = new Map((await this.load(em, organizationId, sent.map((s) => s.paymentId), true)).map((r) => [r.id, r]));
     const now = this.clock.now();
@@ -377,7 +410,7 @@ export class BulkPayments {
     }
 
     if (attemptUpdates.length) {
-      await em.execute(
+      await executeBound(em,
         `update payment_attempt a set status = v.status::payment_attempt_status, gateway_charge_id = coalesce(a.gateway_charge_id, v.charge_id),
                 failure_code = coalesce(v.failure_code, a.failure_code), gateway_code = coalesce(v.gateway_code, a.gateway_code),
                 failure_message = coalesce(v.failure_message, a.failure_message), finished_at = case when v.finished then ? else a.finished_at end, updated_at = now()
@@ -387,7 +420,7 @@ export class BulkPayments {
       );
     }
     if (paymentUpdates.length) {
-      await em.execute(
+      await executeBound(em,
         `update payment p set status = v.status::payment_status, gateway_charge_id = coalesce(v.charge_id, p.gateway_charge_id), updated_at = now(),
                 succeeded_at = case when v.kind = 'succeeded' then ? else p.succeeded_at end,
                 failed_at = case when v.kind = 'failed' then ? else p.failed_at end,
@@ -417,7 +450,7 @@ export class BulkPayments {
           recordedBy: row.created_by,
           source: PaymentSource.PAYMENTS,
         })),
-        { capAllocationsToDue: true },
+        { capAllocationsToDue: true, refreshBalances: options.refreshBalances },
       );
       const made = new Map(recorded.map((r) => [r.paymentId, r.allocations]));
       for (const { row, chargeId, attempt } of succeeded) {
@@ -487,7 +520,7 @@ export class BulkPayments {
 
   private async load(em: EntityManager, organizationId: string, paymentIds: readonly string[], lock: boolean): Promise<PaymentRow[]> {
     if (!paymentIds.length) return [];
-    return em.execute<PaymentRow[]>(
+    return executeBound<PaymentRow[]>(em,
       `select p.id, p.customer_id, p.status, p.amount::text, p.currency, p.purpose, p.purpose_ref_id, p.allocations, p.description, p.method_type,
               p.payment_method_id, p.gateway_payment_method_id, p.gateway_customer_id, p.method_label, p.off_session, p.attempt_count, p.created_by,
               a.id as attempt_id, a.number as attempt_number, a.status as attempt_status, a.idempotency_key as attempt_key, a.gateway_charge_id as attempt_charge_id
@@ -500,7 +533,7 @@ export class BulkPayments {
 
   private async insertEvents(em: EntityManager, organizationId: string, at: Date, rows: Record<string, unknown>[]): Promise<void> {
     if (!rows.length) return;
-    await em.execute(
+    await executeBound(em,
       `insert into payment_event (id, organization_id, created_at, updated_at, payment_id, type, summary, detail, actor_user_id, at)
        select v.id, ?, v.created_at, now(), v.payment_id, v.type::payment_event_type, v.summary, v.detail, v.actor_user_id, ?
          from jsonb_to_recordset(?::jsonb) as v(id uuid, created_at timestamptz, payment_id uuid, type text, summary text, detail jsonb, actor_user_id uuid)`,

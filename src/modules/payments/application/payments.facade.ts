@@ -6,14 +6,14 @@ import type { Channel } from '../../notifications/index.js';
 import type { GatewayCharge } from '../../../infra/payment-gateway/index.js';
 import { type AttemptStatus, type Payment, Payment as PaymentEntity, PaymentAttempt } from '../domain/payment.entity.js';
 import { PaymentsError } from '../payments.error.js';
-import { type AppliedPayment, type BulkChargeCommand, BulkPayments, type PreparedPayment, type SentCharge } from './bulk-payments.js';
+import { type AppliedPayment, type BulkApplyOptions, type BulkChargeCommand, BulkPayments, type BulkPrepareOptions, type PreparedPayment, type SentCharge } from './bulk-payments.js';
 import { type GatewayResultSource, PaymentOutcomes } from './payment-outcomes.js';
 import type { ChargeCommand, PaymentSummary } from './payments.contract.js';
 import { TakePayment } from './take-payment.use-case.js';
 import { summaryOf } from './take-payment.support.js';
 
 export type { GatewayResultSource } from './payment-outcomes.js';
-export type { AppliedPayment, BulkChargeCommand, PreparedPayment, SentCharge } from './bulk-payments.js';
+export type { AppliedPayment, BulkApplyOptions, BulkChargeCommand, BulkPrepareOptions, PreparedPayment, SentCharge } from './bulk-payments.js';
 
 /** The Action Center's "ask the customer for a new method" (ActionCenter), provided under this token by its part. */
 export const METHOD_UPDATE_REQUESTS = Symbol('payments.method-update-requests');
@@ -62,8 +62,8 @@ export class Payments {
    * Bulk charging (billing runs), step 1, in the caller's transaction: each payment and its attempt 1 PENDING, with
    * the rows, keys and timeline of `charge` (see BulkPayments). Commit before `sendBulk`.
    */
-  preparePaymentsBulk(em: EntityManager, organizationId: string, cmds: readonly BulkChargeCommand[]): Promise<PreparedPayment[]> {
-    return this.bulk.prepare(em, organizationId, cmds);
+  preparePaymentsBulk(em: EntityManager, organizationId: string, cmds: readonly BulkChargeCommand[], options: BulkPrepareOptions = {}): Promise<PreparedPayment[]> {
+    return this.bulk.prepare(em, organizationId, cmds, options);
   }
 
   /** Step 2, outside any transaction: the gateway asked for every open attempt of these payments, under their keys. */
@@ -72,8 +72,8 @@ export class Payments {
   }
 
   /** Step 3, in the caller's transaction: the answers applied forward-only, successes recorded in Invoicing, events out. */
-  applyResultsBulk(em: EntityManager, organizationId: string, sent: readonly SentCharge[]): Promise<AppliedPayment[]> {
-    return this.bulk.apply(em, organizationId, sent);
+  applyResultsBulk(em: EntityManager, organizationId: string, sent: readonly SentCharge[], options: BulkApplyOptions = {}): Promise<AppliedPayment[]> {
+    return this.bulk.apply(em, organizationId, sent, options);
   }
 
   /**
