@@ -1,11 +1,12 @@
-import fs, { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import fs, { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { simpleParser } from 'mailparser';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { AppConfig } from '../../src/config/index.js';
 import { MessageDispatcher } from '../../src/modules/notifications/index.js';
+import { browserSuite, launchPhoneBrowser, PHONE, SHOTS } from '../support/browser.js';
 import { addUser, signUpOrganization, startTestApp, type TestApp } from '../support/test-app.js';
 
 /**
@@ -13,18 +14,11 @@ import { addUser, signUpOrganization, startTestApp, type TestApp } from '../supp
  * cannot download browsers here). Skipped with a message only when /usr/bin/chromium is missing outside CI; in CI
  * (`.ci/run` installs the package) it always runs.
  */
-const CHROMIUM = '/usr/bin/chromium';
-const available = existsSync(CHROMIUM);
-if (!available && !process.env.CI) {
-  console.warn(`[browser] ${CHROMIUM} is missing: skipping the Chromium test (apt-get install chromium, or run .ci/run, which installs it)`);
-}
-const suite = available || process.env.CI ? describe : describe.skip;
+const suite = browserSuite;
 
 const ORG = 'Harbor View Marina';
 const CARDS_USED = ['4242424242424242', '4000000000000002'];
-const PHONE = { width: 390, height: 844 };
 /** Screenshots for a person to look at (never committed): SCREENSHOT_DIR, else a temporary directory. */
-const SHOTS = process.env.SCREENSHOT_DIR ?? path.join(tmpdir(), 'settle-browser-screenshots');
 
 suite('payment profile request in Chromium (phone-sized)', () => {
   let t: TestApp;
@@ -45,25 +39,7 @@ suite('payment profile request in Chromium (phone-sized)', () => {
     (t.app.get(AppConfig).http as { publicUrl: string }).publicUrl = t.url;
     owner = await signUpOrganization(t.gql, ORG);
     staff = await addUser(owner.client, 'STAFF');
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-      viewport: PHONE,
-      deviceScaleFactor: 2,
-      isMobile: true,
-      hasTouch: true,
-      timeout: 30_000,
-    });
+    context = await launchPhoneBrowser(userDataDir);
   }, 90_000);
 
   afterAll(async () => {
