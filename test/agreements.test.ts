@@ -92,11 +92,16 @@ describe('service agreements and work orders', () => {
 
   const LINK = () => new RegExp(`${t.url.replace(/[.]/g, '\\.')}/a/([A-Za-z0-9_-]{43})(?![A-Za-z0-9_-])`);
 
+  const linksTo = async (email: string) => (await emailsTo(email)).map((m) => m.text?.match(LINK())?.[0]).filter(Boolean) as string[];
+
+  /** Sends the agreement and answers the link of the email that sending it made (mail files have no defined order). */
   async function sendAndReadLink(id: string, email: string, client: Client = staff.client): Promise<string> {
+    const before = new Set(await linksTo(email));
     await client.ok(SEND, { id });
     await dispatch();
-    const links = (await emailsTo(email)).map((m) => m.text?.match(LINK())?.[0]).filter(Boolean) as string[];
-    return links[links.length - 1]!;
+    const added = (await linksTo(email)).filter((link) => !before.has(link));
+    expect(added).toHaveLength(1);
+    return added[0]!;
   }
 
   const page = async (url: string) => {
