@@ -33,9 +33,14 @@ describe('payments: a customer page shows each customer’s last payment', () =>
   it('is the newest payment for managers, the newest one they took for STAFF, and null without one', async () => {
     const [a, b, none] = await Promise.all([createCustomer(owner.client), createCustomer(owner.client), createCustomer(owner.client)]);
     const [cardA, cardB] = [await card(a.id), await card(b.id)];
+    // The test clock stands still unless moved: a second apart, so "newest" is defined by time, not by id.
+    const later = () => t.clock.advance(1000);
     await pay(owner.client, a.id, cardA, '1000');
+    later();
     const newest = (await pay(owner.client, a.id, cardA, '2500')).takePayment;
+    later();
     const byStaff = (await pay(staff.client, b.id, cardB, '700')).takePayment;
+    later();
     await pay(owner.client, b.id, cardB, '900');
 
     const forOwner = new Map((await page(owner.client)).map((c) => [c.id, c.lastPayment]));
