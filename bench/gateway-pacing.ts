@@ -191,7 +191,7 @@ async function main(): Promise<void> {
       `| **achieved charge rate** | **${achieved.toFixed(1)}/s = ${share.toFixed(1)} % of the allowed rate** (target ≥ 90 %) |`,
       `| charges in the busiest second / the quietest full second | ${busiest} / ${fullSeconds.length ? Math.min(...fullSeconds.map(([, n]) => n)) : '–'} |`,
       `| run wall time (plan, invoices, charges, records) | ${(wallMs / 1000).toFixed(1)} s = ${(AGREEMENTS / (wallMs / 1000)).toFixed(1)} agreements/s |`,
-      `| requests the server saw during the run | ${during.length.toLocaleString('en-US')} (${during.filter((r) => r.method === 'GET').length} reads: StripeGateway reads each card before charging it) |`,
+      `| requests the server saw during the run | ${during.length.toLocaleString('en-US')} (${during.filter((r) => r.method === 'GET').length} reads: a charge names its card's type, so StripeGateway does not read the card first) |`,
       `| **429s answered by the server's limiter** | **${rateLimited}** (writes ${writes429}, reads ${reads429}; each retried by StripeGateway with the same key) |`,
       `| **payments failed because of rate limiting** | **${check.not_succeeded}** (payments not SUCCEEDED: ${check.not_succeeded}; attempts not SUCCEEDED: ${check.attempts_not_succeeded}; run ${check.status}, failed ${check.failed}) |`,
       `| exactly once: periods CHARGED / payments SUCCEEDED / invoices PAID / one PaymentIntent per payment | ${check.charged} / ${check.succeeded} / ${check.paid} / ${oncePerPayment ? 'yes' : 'NO'} |`,

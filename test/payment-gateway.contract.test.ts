@@ -12,6 +12,7 @@ import {
   StripeGateway,
 } from '../src/infra/payment-gateway/index.js';
 import { SandboxGateway } from '../src/infra/payment-gateway/sandbox/sandbox-gateway.js';
+import { ChargePacer } from '../src/modules/payments/infrastructure/charge-pacer.js';
 import { StripeTestServer } from './support/stripe-test-server.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 
@@ -387,6 +388,26 @@ describe.each([
       expect(await gateway.getCharge(result.id)).toEqual(result);
     });
 
+    it("charges a saved method named by its kind (the wallet's), and refuses a kind that is not the method's", async () => {
+      const customer = await newCustomer();
+      const card = await save(customer.id, 'pm_card_visa');
+      expect(await charge({ gatewayCustomerId: customer.id, paymentMethodId: card.id, methodKind: 'CARD' })).toMatchObject({ status: 'succeeded', paymentMethodId: card.id });
+      const bank = await save(customer.id, await h.bankToken('success'), online());
+      expect(await charge({ gatewayCustomerId: customer.id, paymentMethodId: bank.id, methodKind: 'BANK_ACCOUNT' })).toMatchObject({ status: 'processing', paymentMethodId: bank.id });
+      const wrong = await refusal(charge({ gatewayCustomerId: customer.id, paymentMethodId: card.id, methodKind: 'BANK_ACCOUNT' }));
+      expect(wrong.code).toBe(GatewayErrorCode.INVALID_REQUEST);
+      expect(wrong.message).toMatch(/not allowed/i);
+      expect(wrong.retryable).toBe(false);
+    });
+
+    it('replays a charge asked again under its key with its kind named, as the same charge', async () => {
+      const customer = await newCustomer();
+      const saved = await save(customer.id, 'pm_card_visa');
+      const input = { gatewayCustomerId: customer.id, paymentMethodId: saved.id, idempotencyKey: key() };
+      const first = await charge(input);
+      expect((await charge({ ...input, methodKind: 'CARD' })).id).toBe(first.id);
+    });
+
     it('charges in the currency asked for, in any case (eur is EUR)', async () => {
       const customer = await newCustomer();
       const saved = await save(customer.id, 'pm_card_mastercard');
@@ -585,6 +606,60 @@ describe('StripeGateway charges on the wire', () => {
     expect(sent(bank.idempotencyKey)[0]!.body.allowed_payment_method_types).toEqual(['us_bank_account']);
   });
 
+  it("charges a saved card whose kind it is given without reading the card first: one request", async () => {
+    const m = await savedMethod('pm_card_visa');
+    const before = server.requests.length;
+    const charge = input(m, { methodKind: 'CARD' });
+    expect((await gateway.createCharge(charge)).status).toBe('succeeded');
+    expect(server.requests.slice(before).map((r) => `${r.method} ${r.path}`)).toEqual(['POST /v1/payment_intents']);
+    expect(sent(charge.idempotencyKey)[0]!.body.allowed_payment_method_types).toEqual(['card']);
+    const bank = input(await savedMethod('pm_usBankAccount_success'), { methodKind: 'BANK_ACCOUNT' });
+    const beforeBank = server.requests.length;
+    expect((await gateway.createCharge(bank)).status).toBe('processing');
+    expect(server.requests.slice(beforeBank).map((r) => `${r.method} ${r.path}`)).toEqual(['POST /v1/payment_intents']);
+    expect(sent(bank.idempotencyKey)[0]!.body.allowed_payment_method_types).toEqual(['us_bank_account']);
+  });
+
+  it('reads the method first when its kind is not given', async () => {
+    const m = await savedMethod('pm_card_visa');
+    const before = server.requests.length;
+    expect((await gateway.createCharge(input(m))).status).toBe('succeeded');
+    expect(server.requests.slice(before).map((r) => `${r.method} ${r.path}`)).toEqual([`GET /v1/payment_methods/${m.paymentMethodId}`, 'POST /v1/payment_intents']);
+  });
+
+  it('retries a rate-limited charge (429) in a pacer slot of its own, under the same key, and charges once', async () => {
+    const paced = new StripeGateway({ ...server.gatewayOptions, maxNetworkRetries: 2, timeoutMs: 2_000, rateLimitBaseDelayMs: 60_000 });
+    const slots: number[] = [];
+    paced.paceRateLimitRetries(async () => {
+      slots.push(server.requestsTo('POST', '/v1/payment_intents').length);
+    });
+    const m = await savedMethod('pm_card_visa');
+    const before = intents().length;
+    const charge = input(m, { methodKind: 'CARD' });
+    server.failNext(429, 3, CREATE_INTENT);
+    // A timer of its own would wait the 60 s base delay: the retries wait only for their slots.
+    expect((await paced.createCharge(charge)).status).toBe('succeeded');
+    expect(sent(charge.idempotencyKey).map((r) => r.status)).toEqual([429, 429, 429, 200]);
+    expect(slots).toHaveLength(3);
+    expect(intents().length).toBe(before + 1);
+  });
+
+  it('gives UNAVAILABLE for a charge still rate-limited after its paced retries, which a later ask under the key charges once', async () => {
+    const paced = new StripeGateway({ ...server.gatewayOptions, maxNetworkRetries: 2, timeoutMs: 2_000, pacedRateLimitRetries: 2 });
+    let slots = 0;
+    paced.paceRateLimitRetries(async () => {
+      slots += 1;
+    });
+    const m = await savedMethod('pm_card_visa');
+    const charge = input(m, { methodKind: 'CARD' });
+    server.failNext(429, 3, CREATE_INTENT);
+    const error = await refusal(paced.createCharge(charge));
+    expect(error).toMatchObject({ code: GatewayErrorCode.UNAVAILABLE, retryable: true });
+    expect(slots).toBe(2);
+    expect((await paced.createCharge(charge)).status).toBe('succeeded');
+    expect(sent(charge.idempotencyKey).filter((r) => r.status === 200)).toHaveLength(1);
+  });
+
   it('retries a 500 with the same idempotency key and charges once', async () => {
     const m = await savedMethod('pm_card_visa');
     const before = intents().length;
@@ -722,5 +797,50 @@ describe.each([
     expect((await refusal(refund('pi_doesnotexist123', 100n))).code).toBe(GatewayErrorCode.NOT_FOUND);
     expect((await refusal(gateway.getRefund('re_doesnotexist123'))).code).toBe(GatewayErrorCode.NOT_FOUND);
     expect((await refusal(gateway.cancelCharge('pi_doesnotexist123', key()))).code).toBe(GatewayErrorCode.NOT_FOUND);
+  });
+});
+
+describe('in the app with Stripe, a rate-limited charge is retried in a ChargePacer slot', () => {
+  let server: StripeTestServer;
+  let t: TestApp;
+  beforeAll(async () => {
+    server = await new StripeTestServer().start();
+    t = await startTestApp({ env: { PAYMENT_GATEWAY: 'stripe', STRIPE_SECRET_KEY: server.secretKey, STRIPE_API_URL: server.url } });
+  });
+  afterAll(async () => {
+    await t.close();
+    await server.stop();
+  });
+
+  it('each 429 retry waits for a slot of the shared pacer (the same key, one PaymentIntent)', async () => {
+    const gateway = t.app.get(PaymentGateway);
+    const pacer = t.app.get(ChargePacer);
+    const acquire = pacer.acquire.bind(pacer);
+    let slots = 0;
+    pacer.acquire = async () => {
+      slots += 1;
+      return acquire();
+    };
+    try {
+      const idempotencyKey = `charge-${randomUUID()}`;
+      server.failNext(429, 2, CREATE_INTENT);
+      const charge = await gateway.createCharge({
+        gatewayCustomerId: null,
+        paymentMethodId: 'pm_card_visa',
+        methodKind: 'CARD',
+        amount: 1_500n,
+        currency: 'USD',
+        description: 'Invoice INV-0042',
+        metadata: { organizationId: 'org-1' },
+        offSession: true,
+        idempotencyKey,
+      });
+      expect(charge.status).toBe('succeeded');
+      expect(slots).toBe(2);
+      const sent = server.requestsTo('POST', '/v1/payment_intents').filter((r) => r.idempotencyKey === idempotencyKey);
+      expect(sent.map((r) => r.status)).toEqual([429, 429, 200]);
+    } finally {
+      pacer.acquire = acquire;
+    }
   });
 });

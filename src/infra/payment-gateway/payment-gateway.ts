@@ -96,6 +96,14 @@ export interface CreateCharge {
   /** The gateway customer the method is attached to (null for a one-off method not attached to anyone). */
   gatewayCustomerId: string | null;
   paymentMethodId: string;
+  /**
+   * What kind of method it is, as the wallet saved it. Given, the adapter charges at once (StripeGateway names the
+   * type in `allowed_payment_method_types` without reading the method first: one request per charge instead of two,
+   * under Stripe's rate limit); left out, it reads the method to learn it. A kind that is not the method's is refused
+   * INVALID_REQUEST, as Stripe refuses a method of a type the PaymentIntent does not allow. Not part of what the
+   * idempotency key stands for: the same charge asked with or without it is the same request.
+   */
+  methodKind?: GatewayMethodKind | null;
   /** Integer minor units, more than zero. */
   amount: bigint;
   /** ISO 4217, e.g. USD. */
@@ -197,6 +205,14 @@ export abstract class PaymentGateway {
    * charge (Stripe), which callers pace per charge with the ChargePacer.
    */
   readonly batchesCharges: boolean = false;
+
+  /**
+   * Hands the adapter the ChargePacer's `acquire` (it waits for the caller's next slot): a charge the gateway refused
+   * for the rate (429, nothing done) is asked again in a slot of its own, in line with every other charge, rather than
+   * on a timer of its own that bunches retries into the next second's limit. By default nothing (a gateway with no
+   * per-request rate limit, or one that batches).
+   */
+  paceRateLimitRetries(_acquire: (() => Promise<unknown>) | null): void {}
 
   /**
    * Many charges, each with the semantics of `createCharge` (its own idempotency key; a decline is a `failed`

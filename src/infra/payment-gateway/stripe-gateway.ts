@@ -40,6 +40,11 @@ export interface StripeGatewayOptions {
   rateLimitBaseDelayMs?: number;
   /** No 429 retry starts later than this after the first try; default 30 s. */
   rateLimitBudgetMs?: number;
+  /**
+   * Retries of a refused charge once `paceRateLimitRetries` gave the ChargePacer: each waits for a pacer slot (no
+   * timer of its own), so more of them fit in the budget; default 6.
+   */
+  pacedRateLimitRetries?: number;
   /** The webhook endpoint's signing secret (whsec_…); without it verifyWebhook refuses every delivery. */
   webhookSecret?: string;
   /** Settle's clock: a webhook signed more than 300 s before it is stale (tests move the clock). */
@@ -58,7 +63,9 @@ export class StripeGateway extends PaymentGateway {
   readonly name = 'stripe' as const;
   private readonly stripe: Stripe;
   private readonly logger = new Logger(StripeGateway.name);
-  private readonly rateLimit: { retries: number; baseDelayMs: number; budgetMs: number };
+  private readonly rateLimit: { retries: number; pacedRetries: number; baseDelayMs: number; budgetMs: number };
+  /** The ChargePacer's acquire, once given (paceRateLimitRetries): a 429'd charge waits for a slot, not a timer. */
+  private chargeSlot: (() => Promise<unknown>) | null = null;
   private readonly webhookSecret: string | undefined;
   private readonly now: () => Date;
 
@@ -68,6 +75,7 @@ export class StripeGateway extends PaymentGateway {
     this.now = options.now ?? (() => new Date());
     this.rateLimit = {
       retries: options.rateLimitRetries ?? options.maxNetworkRetries ?? 2,
+      pacedRetries: options.pacedRateLimitRetries ?? 6,
       baseDelayMs: options.rateLimitBaseDelayMs ?? 500,
       budgetMs: options.rateLimitBudgetMs ?? 30_000,
     };
@@ -97,6 +105,10 @@ export class StripeGateway extends PaymentGateway {
       ),
     );
     return { id: customer.id };
+  }
+
+  override paceRateLimitRetries(acquire: (() => Promise<unknown>) | null): void {
+    this.chargeSlot = acquire;
   }
 
   async describePaymentMethod(paymentMethodId: string): Promise<GatewayPaymentMethod> {
@@ -201,8 +213,9 @@ export class StripeGateway extends PaymentGateway {
 
   /**
    * A PaymentIntent created and confirmed at once, under the caller's idempotency key (the SDK's retries reuse it).
-   * The method is read first to name its type in `allowed_payment_method_types` (API 2026-10-28's name; without it
-   * Stripe would turn on automatic payment methods, which need a return_url). A decline is Stripe's 402 card error
+   * The request names the method's type in `allowed_payment_method_types` (API 2026-10-28's name; without it Stripe
+   * would turn on automatic payment methods, which need a return_url): the caller's `methodKind`, or else the method
+   * is read first to learn it (a legacy tok_ token always is: it must become a PaymentMethod). A decline is Stripe's 402 card error
    * with the PaymentIntent embedded: it comes back as a `failed` charge with the reason, not as an exception.
    */
   async createCharge(input: CreateCharge): Promise<GatewayCharge> {
@@ -216,32 +229,42 @@ export class StripeGateway extends PaymentGateway {
     if (!/^[A-Za-z]{3}$/.test(currency)) {
       throw new GatewayError(GatewayErrorCode.INVALID_REQUEST, `currency: '${currency}' is not an ISO 4217 currency code such as USD`, 'parameter_invalid_string');
     }
-    const paymentMethod = input.paymentMethodId.trim();
-    const described = await this.retrieve(paymentMethod);
-    const type = described.type === 'us_bank_account' ? 'us_bank_account' : 'card';
+    let paymentMethod = input.paymentMethodId.trim();
+    let type: 'card' | 'us_bank_account';
+    if (input.methodKind && input.methodKind in KIND_TO_STRIPE && !paymentMethod.startsWith('tok_')) {
+      // The wallet knows the type: no read first (a charge is one request, not two, under Stripe's rate limit).
+      type = KIND_TO_STRIPE[input.methodKind];
+    } else {
+      const described = await this.retrieve(paymentMethod);
+      type = described.type === 'us_bank_account' ? 'us_bank_account' : 'card';
+      // A legacy token was just turned into a PaymentMethod by retrieve(): charge that one.
+      if (paymentMethod.startsWith('tok_')) paymentMethod = described.id;
+    }
+    const requested = input.paymentMethodId.trim();
     let intent: Stripe.PaymentIntent;
     try {
-      intent = await this.rateLimited(() =>
-        this.stripe.paymentIntents.create(
-          {
-            amount: Number(input.amount),
-            currency: currency.toLowerCase(),
-            ...(input.gatewayCustomerId ? { customer: input.gatewayCustomerId } : {}),
-            // A legacy token was just turned into a PaymentMethod by retrieve(): charge that one.
-            payment_method: paymentMethod.startsWith('tok_') ? described.id : paymentMethod,
-            confirm: true,
-            ...(input.offSession ? { off_session: true } : {}),
-            allowed_payment_method_types: [type],
-            description: input.description,
-            metadata: input.metadata,
-          },
-          { idempotencyKey: input.idempotencyKey },
-        ),
+      intent = await this.rateLimited(
+        () =>
+          this.stripe.paymentIntents.create(
+            {
+              amount: Number(input.amount),
+              currency: currency.toLowerCase(),
+              ...(input.gatewayCustomerId ? { customer: input.gatewayCustomerId } : {}),
+              payment_method: paymentMethod,
+              confirm: true,
+              ...(input.offSession ? { off_session: true } : {}),
+              allowed_payment_method_types: [type],
+              description: input.description,
+              metadata: input.metadata,
+            },
+            { idempotencyKey: input.idempotencyKey },
+          ),
+        this.chargeSlot,
       );
     } catch (error) {
       if (error instanceof Stripe.errors.StripeError && error.payment_intent && (error.rawType === 'card_error' || error.statusCode === 402)) {
         const mapped = this.translate('charge the payment method', error);
-        return toGatewayCharge(error.payment_intent, { code: mapped.code, gatewayCode: mapped.gatewayCode, message: mapped.message }, paymentMethod);
+        return toGatewayCharge(error.payment_intent, { code: mapped.code, gatewayCode: mapped.gatewayCode, message: mapped.message }, requested);
       }
       const mapped = this.translate('charge the payment method', error);
       // Stripe refuses a method that was detached from its customer ("... may not be used again"): it is gone.
@@ -250,7 +273,7 @@ export class StripeGateway extends PaymentGateway {
       }
       throw mapped;
     }
-    return toGatewayCharge(intent, null, paymentMethod);
+    return toGatewayCharge(intent, null, requested);
   }
 
   async getCharge(chargeId: string): Promise<GatewayCharge> {
@@ -353,21 +376,30 @@ export class StripeGateway extends PaymentGateway {
    * The SDK retries connection errors, 409 and 5xx (and whatever Stripe marks Stripe-Should-Retry) with backoff, but
    * not a plain 429. Stripe did no work on a 429, so the same request is sent again — the same closure, so the same
    * idempotency key — after an exponential, jittered pause (Retry-After if Stripe gave one), a bounded number of
-   * times within a time budget; then the 429 surfaces as UNAVAILABLE (retryable).
+   * times within a time budget; then the 429 surfaces as UNAVAILABLE (retryable). With `slot` (a charge, once the
+   * ChargePacer was given) the retry instead waits for the pacer's next slot, like every other charge: it takes its
+   * turn in the paced stream rather than landing on top of it, and a few more retries fit in the same budget.
    */
-  private async rateLimited<T>(fn: () => Promise<T>): Promise<T> {
+  private async rateLimited<T>(fn: () => Promise<T>, slot: (() => Promise<unknown>) | null = null): Promise<T> {
     const started = Date.now();
+    const retries = slot ? this.rateLimit.pacedRetries : this.rateLimit.retries;
     for (let retry = 1; ; retry++) {
       try {
         return await fn();
       } catch (error) {
         const limited = error instanceof Stripe.errors.StripeError && (error.statusCode === 429 || error instanceof Stripe.errors.StripeRateLimitError);
-        if (!limited || retry > this.rateLimit.retries) throw error;
+        if (!limited || retry > retries) throw error;
         const retryAfter = Number((error.headers as Record<string, string> | undefined)?.['retry-after']);
+        if (slot && !(Number.isFinite(retryAfter) && retryAfter > 0)) {
+          if (Date.now() - started > this.rateLimit.budgetMs) throw error;
+          this.logger.warn(`Stripe rate-limited a charge (429); retry ${retry} of ${retries} in the next pacer slot`);
+          await slot();
+          continue;
+        }
         const backoff = this.rateLimit.baseDelayMs * 2 ** (retry - 1);
         const delay = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : backoff * (0.5 + Math.random() / 2);
         if (Date.now() - started + delay > this.rateLimit.budgetMs) throw error;
-        this.logger.warn(`Stripe rate-limited a request (429); retry ${retry} of ${this.rateLimit.retries} in ${Math.round(delay)} ms`);
+        this.logger.warn(`Stripe rate-limited a request (429); retry ${retry} of ${retries} in ${Math.round(delay)} ms`);
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
     }

@@ -16,6 +16,8 @@ export function chargeRequestOf(payment: Payment, attempt: PaymentAttempt): Crea
   return {
     gatewayCustomerId: payment.gatewayCustomerId,
     paymentMethodId: payment.gatewayPaymentMethodId,
+    // The wallet's kind of the method: the gateway charges it without reading it first.
+    methodKind: payment.methodType,
     amount: payment.amount,
     currency: payment.currency,
     description: payment.description?.trim() || `Payment ${payment.id}`,
