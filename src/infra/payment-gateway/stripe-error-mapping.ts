@@ -47,6 +47,13 @@ export function gatewayErrorFromStripe(e: StripeErrorFields): GatewayError {
   if (e.type === 'api_error' || e.type === 'rate_limit_error' || status === 429 || status >= 500) {
     return new GatewayError(GatewayErrorCode.UNAVAILABLE, message, gatewayCode, true);
   }
+  if (e.type === 'idempotency_error' && status === 409) {
+    // Not a refusal of the charge: another request under the same key is still in flight (the janitor and a slow
+    // sender, two runs). That request may well charge, so the outcome is unknown and worth asking again — never a
+    // FAILED payment that would hide money taken. (A key reused with other parameters, a 400, is our request's fault
+    // and stays INVALID_REQUEST, as the contract tests say for both gateways.)
+    return new GatewayError(GatewayErrorCode.UNAVAILABLE, message, 'idempotency_error', true);
+  }
   if (e.type === 'authentication_error' || e.type === 'permission_error' || status === 401 || status === 403) {
     // Our configuration, not the customer's method: retrying will not help until STRIPE_SECRET_KEY is fixed.
     return new GatewayError(
