@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { Clock, type DomainEvent, executeBound, newId } from '../ddd/index.js';
+import { Clock, type DomainEvent, executeBound, newOrderedId } from '../ddd/index.js';
 import { OutboxMessage } from './outbox-message.entity.js';
 
 /** JSON with bigints as strings; the replacer (slow on large arrays) only when a bigint is really there. */
@@ -36,7 +36,7 @@ export class Outbox {
    */
   async recordMany(em: EntityManager, events: readonly DomainEvent<object>[]): Promise<void> {
     if (!events.length) return;
-    const rows = events.map((e) => ({ id: newId(), organization_id: e.organizationId, type: e.type, payload: e.payload }));
+    const rows = events.map((e) => ({ id: newOrderedId(), organization_id: e.organizationId, type: e.type, payload: e.payload }));
     await executeBound(
       em,
       `insert into outbox_message (id, organization_id, type, payload, occurred_at, relay_attempts)

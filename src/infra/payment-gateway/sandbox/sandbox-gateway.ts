@@ -28,6 +28,7 @@ import {
   type IdempotencyRecordData,
   type MandateData,
   notFound,
+  orderedId,
   type PaymentIntentData,
   randomId,
   type SandboxObject,
@@ -199,7 +200,7 @@ export class SandboxGateway extends PaymentGateway {
    */
   async createCharge(input: CreateCharge): Promise<GatewayCharge> {
     const currency = checkChargeInput(input);
-    const params = { ...input, amount: input.amount.toString(), currency, paymentMethodId: input.paymentMethodId.trim(), idempotencyKey: undefined };
+    const params = { ...input, amount: input.amount.toString(), currency, paymentMethodId: input.paymentMethodId.trim(), methodKind: undefined, idempotencyKey: undefined };
     const out = await this.store.idempotent(input.idempotencyKey, 'create_charge', params, async (em) => {
       let customerId: string | null = null;
       if (input.gatewayCustomerId !== null) {
@@ -208,7 +209,7 @@ export class SandboxGateway extends PaymentGateway {
         customerId = customer.id;
       }
       const pm = await this.resolve(em, params.paymentMethodId);
-      const id = randomId('pi_');
+      const id = orderedId('pi_');
       this.store.add(em, 'payment_intent', id, this.intentData(input, currency, customerId, pm));
       return { chargeId: id };
     });
@@ -222,6 +223,15 @@ export class SandboxGateway extends PaymentGateway {
 
   /** What a charge of `pm` does (createCharge's rules), or the refusal. */
   private intentData(input: CreateCharge, currency: string, customerId: string | null, pm: SandboxObject<'payment_method'>): PaymentIntentData {
+    if (input.methodKind && input.methodKind !== pm.data.kind) {
+      // Stripe refuses a method of a type the PaymentIntent does not allow (StripeGateway names methodKind's type).
+      const type = (kind: string) => (kind === 'CARD' ? 'card' : 'us_bank_account');
+      throw new GatewayError(
+        GatewayErrorCode.INVALID_REQUEST,
+        `The PaymentMethod provided (${type(pm.data.kind)}) is not allowed for this PaymentIntent. Please attach a PaymentMethod of one of the following types: ${type(input.methodKind)}.`,
+        'payment_intent_incompatible_payment_method',
+      );
+    }
     if (pm.data.detachedAt) {
       throw new GatewayError(
         GatewayErrorCode.NOT_FOUND,
@@ -295,7 +305,7 @@ export class SandboxGateway extends PaymentGateway {
         const currency = checkChargeInput(input);
         const key = input.idempotencyKey;
         if (!key?.trim()) throw new GatewayError(GatewayErrorCode.INVALID_REQUEST, 'create_charge: an idempotency key is required');
-        const params = { ...input, amount: input.amount.toString(), currency, paymentMethodId: input.paymentMethodId.trim(), idempotencyKey: undefined };
+        const params = { ...input, amount: input.amount.toString(), currency, paymentMethodId: input.paymentMethodId.trim(), methodKind: undefined, idempotencyKey: undefined };
         if (byKey.has(key)) repeats.push(i);
         else byKey.set(key, { i, input, currency, key, hash: stableHash(params), paymentMethodId: params.paymentMethodId });
       } catch (error) {
@@ -311,7 +321,7 @@ export class SandboxGateway extends PaymentGateway {
         const ids = [...new Set(pending.flatMap((p) => [p.paymentMethodId, p.input.gatewayCustomerId ?? '']).filter((id) => id && !testToken(id)))];
         const rows = ids.length
           ? await executeBound<{ id: string; type: SandboxObjectType; data: Record<string, unknown>; created_at: Date }[]>(em,
-              `select id, type, data, created_at from sandbox_gateway_object where id = any(?::text[]) and type in ('customer', 'payment_method')`,
+              `select id, type, data, created_at from sandbox_gateway_object where id = any(?::text[]) and (type in ('customer', 'payment_method')) is true`,
               [`{${ids.map((id) => `"${id.replace(/["\\]/g, '\\$&')}"`).join(',')}}`],
             )
           : [];
@@ -345,7 +355,7 @@ export class SandboxGateway extends PaymentGateway {
                 'resource_missing',
               );
             }
-            const id = randomId('pi_');
+            const id = orderedId('pi_');
             const data = this.intentData(p.input, p.currency, customerId, pm);
             intentOf.set(p.key, { i: p.i, id, data });
             outcome = { ok: { chargeId: id } };
@@ -353,7 +363,7 @@ export class SandboxGateway extends PaymentGateway {
             if (!(error instanceof GatewayError) || error.retryable) throw error;
             outcome = { error: { code: error.code, message: error.message, gatewayCode: error.gatewayCode } };
           }
-          records.push({ id: randomId('idr_'), key: p.key, data: { operation: 'create_charge', requestHash: p.hash, outcome } });
+          records.push({ id: orderedId('idr_'), key: p.key, data: { operation: 'create_charge', requestHash: p.hash, outcome } });
         }
         const inserted = await executeBound<{ idempotency_key: string }[]>(em,
           `insert into sandbox_gateway_object (id, type, data, idempotency_key, created_at, updated_at)

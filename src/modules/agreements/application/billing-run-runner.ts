@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { type EntityManager, MikroORM } from '@mikro-orm/postgresql';
-import { Clock, executeBound, newId } from '#libs/ddd/index.js';
+import { Clock, executeBound, newId, newOrderedId } from '#libs/ddd/index.js';
 import { Money } from '#libs/money/index.js';
 import { scopeToTenant } from '#libs/tenancy/index.js';
 import { CustomerDirectory, CustomerStatus } from '../../customers/index.js';
@@ -275,14 +275,14 @@ export class BillingRunRunner {
     const locale = await this.locale(tx, org);
     const wanted = billable.flatMap(({ a, periods, total }) =>
       periods.map((p) => ({
-        id: newId(),
+        id: newOrderedId(),
         agreement_id: a.id,
         customer_id: a.customer_id,
         period_start: p.start,
         period_end: p.end,
         label: periodLabel(a.name, p, locale),
-        invoice_id: newId(),
-        payment_id: newId(),
+        invoice_id: newOrderedId(),
+        payment_id: newOrderedId(),
         amount: total.amount.toString(),
       })),
     );

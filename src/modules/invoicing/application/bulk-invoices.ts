@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { domainEvent, executeBound, type FieldProblem, isUuid, newId } from '#libs/ddd/index.js';
+import { domainEvent, executeBound, type FieldProblem, isUuid, newOrderedId } from '#libs/ddd/index.js';
 import { Outbox } from '#libs/outbox/index.js';
 import { CustomerDirectory, type CustomerSnapshot, CustomerStatus } from '../../customers/index.js';
 import { addDays } from '../domain/calendar.js';
@@ -148,7 +148,7 @@ export class BulkInvoices {
       if (dueDate < org.today) {
         throw new InvoicingError(InvoicingErrorReason.DUE_BEFORE_ISSUE, `The due date ${dueDate} is before today's issue date ${org.today}; change the due date`, `items.${i}.dueDate`);
       }
-      return { id: cmd.id ?? newId(), cmd, lines, amounts, terms, dueDate };
+      return { id: cmd.id ?? newOrderedId(), cmd, lines, amounts, terms, dueDate };
     });
 
     await lockManyCustomerReceivables(
@@ -196,7 +196,7 @@ export class BulkInvoices {
       r.lines.map((line, position) => {
         const a = r.amounts.lines[position]!;
         return {
-          id: newId(),
+          id: newOrderedId(),
           invoice_id: r.id,
           position,
           description: line.description,

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { type DomainEvent, domainEvent, executeBound, isUuid, newId } from '#libs/ddd/index.js';
+import { type DomainEvent, domainEvent, executeBound, isUuid, newOrderedId } from '#libs/ddd/index.js';
 import { Money } from '#libs/money/index.js';
 import { Outbox } from '#libs/outbox/index.js';
 import { CustomerDirectory } from '../../customers/index.js';
@@ -107,12 +107,14 @@ export class BulkReconciliation {
     });
 
     const invoiceIds = [...new Set(fresh.flatMap((c) => (c.allocations ?? []).map((a) => a.invoiceId)))].sort();
+    // `(organization_id = ?) is true` (NOT NULL: the same rows) keeps the plan on the primary key even without column
+    // statistics, where `organization_id = ?` would look selective and scan the organization's whole index.
     const invoices = new Map(
       (invoiceIds.length
         ? await executeBound<InvoiceRow[]>(em,
             `select id, customer_id, status, currency, number, total::text, amount_paid::text, amount_credited::text, paid_at from invoice
-              where organization_id = ? and id = any(?::uuid[]) order by id for update`,
-            [org.id, pgArray(invoiceIds)],
+              where id = any(?::uuid[]) and (organization_id = ?) is true order by id for update`,
+            [pgArray(invoiceIds), org.id],
           )
         : []
       ).map((r) => [r.id, { row: r, paid: BigInt(r.amount_paid), touched: false }]),
@@ -151,7 +153,7 @@ export class BulkReconciliation {
           amount = c.amount.amount - allocated;
         }
         if (amount <= 0n) continue;
-        const allocationId = newId();
+        const allocationId = newOrderedId();
         allocations.push({ id: allocationId, payment_id: c.paymentId, invoice_id: a.invoiceId, customer_id: c.customerId, amount: amount.toString() });
         mine.push({ invoiceId: a.invoiceId, amount: Money.of(amount, org.currency) });
         events.push(
