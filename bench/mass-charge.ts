@@ -6,11 +6,13 @@
  * the customers are split into mass charges of at most 10,000 (the product's limit per batch, MassCharges.create with
  * an explicit customer list, OPEN_BALANCE), and each batch is worked by MassChargeRunner.run — what the
  * `payments-mass-charges` Bull job runs — `--concurrency` batches at a time (one per worker process: the processor
- * takes one job at a time). For each customer the runner claims the item (committed), waits for a pacer slot,
- * charges through Payments.charge (payment + attempt committed before the gateway, key
- * `masscharge:<batch>:<customer>`), and records the outcome; the successful payments are recorded in Invoicing and
- * pay the invoice. GATEWAY_CHARGES_PER_SECOND is set to 10,000 (the most the config allows) so the pacer does not
- * limit the sandbox: this measures the app, not a gateway's rate limit (bench:pacing measures that).
+ * takes one job at a time). The runner works each batch in chunks (about 20 per batch, at most 1,000 items): one
+ * transaction claims the chunk (who is skipped, what each is charged) and prepares its payments
+ * (Payments.preparePaymentsBulk, key `masscharge:<batch>:<customer>`, PENDING, committed before the gateway), one
+ * Payments.sendBulk asks the sandbox (one request per chunk: it batches charges), and one transaction applies the
+ * answers (Payments.applyResultsBulk: the payments, Invoicing's received payments paying the invoices, events),
+ * settles the items and moves the counters. GATEWAY_CHARGES_PER_SECOND is set to 10,000 (the most the config allows)
+ * so the pacer does not limit the sandbox: this measures the app, not a gateway's rate limit (bench:pacing does).
  * Afterwards it checks exactly-once: each customer has exactly one MASS_CHARGE payment (SUCCEEDED), one sandbox
  * PaymentIntent, one received payment, and a PAID invoice; every item SUCCEEDED.
  * Prints and writes bench/results/mass-charge.md.
@@ -36,6 +38,7 @@ import { MassChargeRunner } from '../src/modules/payments/application/mass-charg
 import { MassCharges, MAX_MASS_CHARGE_CUSTOMERS } from '../src/modules/payments/application/mass-charges.use-case.js';
 import { MassChargeAmountMode } from '../src/modules/payments/domain/mass-charge.entity.js';
 import { seedBillableCustomers } from './support/billing-seed.js';
+import { backendCpu, machineCpu } from './support/cpu.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string) => {
@@ -122,6 +125,18 @@ async function main(): Promise<void> {
     const createMs = performance.now() - createStarted;
 
     const runner = app.get(MassChargeRunner);
+    const loadBefore = loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ');
+    const sys0 = machineCpu();
+    const pg0 = await backendCpu(db);
+    // The pool closes idle connections: sample the backends while charging, so one that ends mid-run still counts.
+    const pgSeen = new Map(pg0);
+    const sampler = setInterval(() => {
+      void backendCpu(db).then((now) => {
+        for (const [pid, ms] of now) pgSeen.set(pid, Math.max(ms, pgSeen.get(pid) ?? 0));
+      });
+    }, 500);
     const cpu0 = process.cpuUsage();
     const started = performance.now();
     let next = 0;
@@ -134,6 +149,12 @@ async function main(): Promise<void> {
     );
     const wallMs = performance.now() - started;
     const cpu = process.cpuUsage(cpu0);
+    const nodeCpuMs = (cpu.user + cpu.system) / 1000;
+    clearInterval(sampler);
+    for (const [pid, ms] of await backendCpu(db)) pgSeen.set(pid, Math.max(ms, pgSeen.get(pid) ?? 0));
+    const pgCpuMs = [...pgSeen].reduce((sum, [pid, ms]) => sum + ms - (pg0.get(pid) ?? 0), 0);
+    const sys1 = machineCpu();
+    const machineBusy = sys1.total > sys0.total ? (sys1.busy - sys0.busy) / (sys1.total - sys0.total) : 0;
     const load = loadavg()
       .map((l) => l.toFixed(2))
       .join(' ');
@@ -143,14 +164,18 @@ async function main(): Promise<void> {
     const {
       rows: [check],
     } = await db.query(
-      `with per as (
-         select c.id,
-                (select count(*) from payment p where p.customer_id = c.id and p.purpose = 'MASS_CHARGE') as payments,
-                (select count(*) from payment p where p.customer_id = c.id and p.purpose = 'MASS_CHARGE' and p.status = 'SUCCEEDED') as succeeded,
-                (select count(*) from sandbox_gateway_object o where o.type = 'payment_intent' and o.data->>'customerId' = w.gateway_customer_id) as charges,
-                (select count(*) from received_payment r where r.customer_id = c.id) as received,
-                (select count(*) from invoice i where i.customer_id = c.id and i.status = 'PAID') as paid
+      `with pay as (select customer_id, count(*) as n, count(*) filter (where status = 'SUCCEEDED') as s from payment
+                     where organization_id = $1 and purpose = 'MASS_CHARGE' group by customer_id),
+            intents as (select data->>'customerId' as gateway_customer_id, count(*) as n from sandbox_gateway_object
+                         where type = 'payment_intent' group by 1),
+            rec as (select customer_id, count(*) as n from received_payment where organization_id = $1 group by customer_id),
+            paid as (select customer_id, count(*) as n from invoice where organization_id = $1 and status = 'PAID' group by customer_id),
+            per as (
+         select c.id, coalesce(pay.n, 0) as payments, coalesce(pay.s, 0) as succeeded, coalesce(intents.n, 0) as charges,
+                coalesce(rec.n, 0) as received, coalesce(paid.n, 0) as paid
            from customer c join wallet_account w on w.customer_id = c.id
+           left join pay on pay.customer_id = c.id left join intents on intents.gateway_customer_id = w.gateway_customer_id
+           left join rec on rec.customer_id = c.id left join paid on paid.customer_id = c.id
           where c.organization_id = $1)
        select count(*)::int as customers,
               count(*) filter (where payments = 1 and succeeded = 1 and charges = 1 and received = 1 and paid = 1)::int as exactly_once,
@@ -179,8 +204,9 @@ async function main(): Promise<void> {
       `| mass charges created (batches + items) | ${Math.round(createMs)} ms |`,
       `| wall time of the charging | ${(wallMs / 1000).toFixed(1)} s |`,
       `| **charges per second** | **${Math.round(perSecond).toLocaleString('en-US')}** (GATEWAY_CHARGES_PER_SECOND=${CHARGES_PER_SECOND.toLocaleString('en-US')}: the pacer does not limit the sandbox) |`,
-      `| node CPU during the charging | ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s (${Math.round((cpu.user + cpu.system) / CUSTOMERS)} µs per customer) |`,
-      `| load average at the end (${cpus().length} cores, shared) | ${load} |`,
+      `| CPU of the charging: node / its PostgreSQL backends (per customer) | ${(nodeCpuMs / 1000).toFixed(1)} s / ${(pgCpuMs / 1000).toFixed(1)} s (${Math.round((nodeCpuMs * 1000) / CUSTOMERS)} µs / ${Math.round((pgCpuMs * 1000) / CUSTOMERS)} µs) |`,
+      `| the whole machine busy during the charging (every process, other engineers' too) | ${Math.round(machineBusy * 100)}% |`,
+      `| load average before / after the charging (${cpus().length} cores, shared) | ${loadBefore} / ${load} |`,
       `| runs: succeeded / failed / skipped / taken | ${runs.reduce((s, r) => s + r.succeeded, 0)} / ${runs.reduce((s, r) => s + r.failed, 0)} / ${runs.reduce((s, r) => s + r.skipped, 0)} / ${runs.reduce((s, r) => s + r.taken, 0)} |`,
       `| exactly once: customers with 1 payment, 1 gateway charge, 1 received payment, a PAID invoice | ${check.exactly_once.toLocaleString('en-US')} of ${check.customers.toLocaleString('en-US')} (most payments / charges for one customer: ${check.max_payments} / ${check.max_charges}) |`,
       '',

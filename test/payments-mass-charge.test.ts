@@ -1,11 +1,13 @@
 import { createClient, type Client } from 'graphql-ws';
+import { jest } from '@jest/globals';
 import WebSocket from 'ws';
 import { getQueueToken } from '@nestjs/bull';
 import type { Queue } from 'bull';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { purgeQueue, waitForQueueIdle } from '#libs/testing/index.js';
 import { MassChargeRunner } from '../src/modules/payments/application/mass-charge-runner.js';
-import { ChargePacer } from '../src/modules/payments/infrastructure/charge-pacer.js';
+import { ChargePacer, type PaceGrant } from '../src/modules/payments/infrastructure/charge-pacer.js';
+import { PaymentGateway } from '../src/infra/payment-gateway/index.js';
 import { MASS_CHARGE_QUEUE } from '../src/modules/payments/infrastructure/mass-charge.processor.js';
 import { MassChargeProgressPubSub } from '../src/modules/payments/infrastructure/mass-charge-progress.pubsub.js';
 import { MassChargePaymentSettled } from '../src/modules/payments/application/mass-charge-payment-settled.handler.js';
@@ -98,6 +100,17 @@ describe('mass charge', () => {
   const countRows = async (table: string) =>
     (await orm.em.fork().execute<{ n: number }[]>(`select count(*)::int as n from ${table} where organization_id = ?`, [owner.organizationId]))[0]!.n;
   const once = (ids: string[]) => new Map(ids.map((id) => [id, 1]));
+  /** Every idempotency key the gateway is asked to charge under, in order (spy.mockRestore() to stop). */
+  function watchGatewayKeys() {
+    const gateway = t.app.get(PaymentGateway);
+    const createCharges = gateway.createCharges.bind(gateway);
+    const keys: string[] = [];
+    const spy = jest.spyOn(gateway, 'createCharges').mockImplementation(async (inputs) => {
+      keys.push(...inputs.map((i) => i.idempotencyKey));
+      return createCharges(inputs);
+    });
+    return { keys, spy };
+  }
 
   it('charges each customer their open balance once, pays their invoices, and skips or fails the others with reasons', async () => {
     const tag = 'fall-league';
@@ -167,7 +180,7 @@ describe('mass charge', () => {
     expect(notes).toContainEqual({ title: 'Mass charge completed with failures', body: expect.stringMatching(/^14 of 20 customers charged \(.+\), 1 failed, 5 skipped\.$/) });
   });
 
-  it('a mass charge killed halfway, twice, and resumed charges nobody twice', async () => {
+  it('a mass charge killed mid-chunk, twice (after the gateway answered, then after a claim), and resumed charges nobody twice', async () => {
     const paying: { id: string; invoiceId: string }[] = [];
     for (let i = 0; i < 12; i++) paying.push(await payer());
     const ids = paying.map((p) => p.id);
@@ -175,37 +188,52 @@ describe('mass charge', () => {
     const created = (await manager.client.ok(CREATE, { i: { customerIds: ids, amountMode: 'OPEN_BALANCE' } })).createMassCharge;
     expect(created.status).toBe('QUEUED');
 
-    // Killed after the 4th customer's charge went through the gateway and before its item recorded it.
+    // Chunks of 4: killed after the gateway charged the second chunk and before its answers were recorded.
     await expect(
       runner.run(owner.organizationId, created.id, {
+        chunkSize: 4,
         afterCharge: (n) => {
-          if (n === 4) throw new Error('worker killed after the gateway call');
+          if (n === 8) throw new Error('worker killed after the gateway call');
         },
       }),
     ).rejects.toThrow('worker killed after the gateway call');
-    // Restarted, then killed after claiming its 3rd customer and before asking the gateway.
+    expect(await massCharge(created.id)).toMatchObject({ status: 'RUNNING', succeeded: 4, done: 4, pending: 8 });
+    expect((await items(created.id, ['CHARGING'])).nodes.map((i: any) => i.customerId)).toEqual(ids.slice(4, 8));
+    // Charged at the gateway, not known here yet.
+    expect(await gatewayCharges(ids.slice(0, 8))).toEqual(once(ids.slice(0, 8)));
+    const pendingHere = await orm.em.fork().execute<{ n: number }[]>(
+      `select count(*)::int as n from payment where status = 'PENDING' and customer_id = any(?::uuid[])`,
+      [`{${ids.slice(4, 8).join(',')}}`],
+    );
+    expect(pendingHere[0]!.n).toBe(4);
+
+    // Restarted with chunks of 2: it finishes the 4 left CHARGING (sent again under their keys), then is killed after
+    // claiming the next chunk and before asking the gateway.
     await expect(
       runner.run(owner.organizationId, created.id, {
         chunkSize: 2,
         afterClaim: (n) => {
-          if (n === 3) throw new Error('worker killed after the claim');
+          if (n === 6) throw new Error('worker killed after the claim');
         },
       }),
     ).rejects.toThrow('worker killed after the claim');
 
-    expect(await massCharge(created.id)).toMatchObject({ status: 'RUNNING', total: 12, succeeded: 5, done: 5, pending: 7, finishedAt: null });
+    expect(await massCharge(created.id)).toMatchObject({ status: 'RUNNING', total: 12, succeeded: 8, done: 8, pending: 4, finishedAt: null });
     const charging = await items(created.id, ['CHARGING']);
-    expect(charging.nodes.map((i: any) => i.customerId)).toEqual([ids[3], ids[6]]);
+    expect(charging.nodes.map((i: any) => i.customerId)).toEqual([ids[8], ids[9]]);
     expect(charging.nodes[0].amount).toEqual({ amount: '4500' });
-    // The 4th was charged once already; the 7th not at all.
-    expect((await gatewayCharges([ids[3]!, ids[6]!])).get(ids[3]!)).toBe(1);
-    expect((await gatewayCharges([ids[6]!])).size).toBe(0);
+    expect(charging.nodes[0].paymentId).not.toBeNull();
+    // The first 8 were charged once (the resend got the first charge back); the 9th and 10th not at all.
+    expect(await gatewayCharges(ids.slice(0, 8))).toEqual(once(ids.slice(0, 8)));
+    expect((await gatewayCharges([ids[8]!, ids[9]!])).size).toBe(0);
+    expect(await payments(ids.slice(0, 10))).toEqual(once(ids.slice(0, 10)));
+    for (const p of paying.slice(0, 8)) expect((await invoiceState(p.invoiceId)).status).toBe('PAID');
 
     // The job was lost with the worker: staff resume it, and a new job does the rest.
     await queue.empty();
     await queue.resume(true);
     const resumed = (await manager.client.ok(`mutation($id: ID!) { resumeMassCharge(id: $id) { status pending } }`, { id: created.id })).resumeMassCharge;
-    expect(resumed).toEqual({ status: 'RUNNING', pending: 7 });
+    expect(resumed).toEqual({ status: 'RUNNING', pending: 4 });
     await waitForQueueIdle(queue, 60_000);
 
     expect(await massCharge(created.id)).toMatchObject({ status: 'COMPLETED', total: 12, succeeded: 12, failed: 0, skipped: 0, done: 12, pending: 0 });
@@ -222,24 +250,94 @@ describe('mass charge', () => {
     expect(again.errors?.[0]?.extensions).toMatchObject({ code: 'CONFLICT', reason: 'MASS_CHARGE_FINISHED' });
   });
 
+  it("an item claimed without its payment (an older runner killed there) is charged as claimed; one whose consent went meanwhile fails with the reason", async () => {
+    const a = await payer([], '4700');
+    const b = await payer([], '4800');
+    await queue.pause(true);
+    const created = (await manager.client.ok(CREATE, { i: { customerIds: [a.id, b.id], amountMode: 'OPEN_BALANCE' } })).createMassCharge;
+    // Claimed (4,000 of what they owe, method and invoice fixed) and never charged; then b's consent is revoked.
+    await orm.em.fork().execute(
+      `update mass_charge_item i set status = 'CHARGING', amount = 4000,
+              payment_method_id = (select m.id from payment_method m where m.customer_id = i.customer_id and m.is_default),
+              allocations = jsonb_build_array(jsonb_build_object('invoiceId', (select v.id from invoice v where v.customer_id = i.customer_id)::text, 'amount', '4000'))
+        where i.batch_id = ?`,
+      [created.id],
+    );
+    await orm.em.fork().execute(`update payment_method set consent_granted = false where customer_id = ?`, [b.id]);
+
+    const run = await runner.run(owner.organizationId, created.id);
+    expect(run).toMatchObject({ succeeded: 1, failed: 1, status: 'COMPLETED_WITH_FAILURES' });
+    expect(await massCharge(created.id)).toMatchObject({ status: 'COMPLETED_WITH_FAILURES', succeeded: 1, failed: 1, done: 2, amountSucceeded: { amount: '4000' } });
+    const byCustomer = new Map((await items(created.id)).nodes.map((i: any) => [i.customerId, i]));
+    expect(byCustomer.get(a.id)).toMatchObject({ status: 'SUCCEEDED', amount: { amount: '4000' }, invoiceIds: [a.invoiceId] });
+    expect(byCustomer.get(b.id)).toMatchObject({ status: 'FAILED', reasonCode: 'CONSENT_REQUIRED', paymentId: null });
+    expect(await gatewayCharges([a.id, b.id])).toEqual(once([a.id]));
+    // What the claim fixed was charged (not the 4,700 owed): a resumed claim asks for exactly the same.
+    expect(await invoiceState(a.invoiceId)).toEqual({ status: 'PARTIALLY_PAID', amountDue: { amount: '700' } });
+    expect((await invoiceState(b.invoiceId)).status).toBe('OPEN');
+    await queue.resume(true);
+  });
+
   it('two workers racing on the same batch (plus the queued job) charge each customer once', async () => {
     const paying: { id: string; invoiceId: string }[] = [];
     for (let i = 0; i < 12; i++) paying.push(await payer());
     const ids = paying.map((p) => p.id);
     await queue.pause(true);
     const created = (await manager.client.ok(CREATE, { i: { customerIds: ids, amountMode: 'OPEN_BALANCE' } })).createMassCharge;
-    const race = Promise.all([
-      runner.run(owner.organizationId, created.id, { chunkSize: 3 }),
-      runner.run(owner.organizationId, created.id, { chunkSize: 3 }),
-    ]);
-    await queue.resume(true);
-    const runs = await race;
-    await waitForQueueIdle(queue, 60_000);
+    const { keys, spy } = watchGatewayKeys();
+    let runs: Awaited<ReturnType<MassChargeRunner['run']>>[];
+    try {
+      const race = Promise.all([
+        runner.run(owner.organizationId, created.id, { chunkSize: 3 }),
+        runner.run(owner.organizationId, created.id, { chunkSize: 3 }),
+      ]);
+      await queue.resume(true);
+      runs = await race;
+      await waitForQueueIdle(queue, 60_000);
+    } finally {
+      spy.mockRestore();
+    }
+    // One run holds the batch at a time: no charge was even asked for twice.
+    expect(keys).toHaveLength(12);
+    expect(new Set(keys).size).toBe(12);
 
     expect(runs.reduce((sum, r) => sum + r.succeeded, 0)).toBeLessThanOrEqual(12);
     expect(await massCharge(created.id)).toMatchObject({ status: 'COMPLETED', total: 12, succeeded: 12, done: 12 });
     expect(await gatewayCharges(ids)).toEqual(once(ids));
     expect(await payments(ids)).toEqual(once(ids));
+  });
+
+  it('a second run started while the first is between its claim and the gateway waits for it: nothing is sent twice', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) ids.push((await payer()).id);
+    await queue.pause(true);
+    const created = (await manager.client.ok(CREATE, { i: { customerIds: ids, amountMode: 'OPEN_BALANCE' } })).createMassCharge;
+    const { keys, spy } = watchGatewayKeys();
+    let second: Promise<Awaited<ReturnType<MassChargeRunner['run']>>> | undefined;
+    let first: Awaited<ReturnType<MassChargeRunner['run']>>;
+    let late: Awaited<ReturnType<MassChargeRunner['run']>>;
+    try {
+      first = await runner.run(owner.organizationId, created.id, {
+        chunkSize: 3,
+        afterClaim: async (n) => {
+          if (n !== 3) return;
+          // The first chunk is CHARGING with its payments PENDING: what a killed run would leave, but this one is alive.
+          second = runner.run(owner.organizationId, created.id, { chunkSize: 3 });
+          await new Promise((resolve) => setTimeout(resolve, 500));
+        },
+      });
+      late = (await second)!;
+    } finally {
+      spy.mockRestore();
+      await queue.resume(true);
+    }
+    // The second run waited for the first to let go of the batch, then found nothing left to do.
+    expect(first).toMatchObject({ succeeded: 6, status: 'COMPLETED' });
+    expect(late).toMatchObject({ succeeded: 0, failed: 0, skipped: 0 });
+    expect(keys).toHaveLength(6);
+    expect(new Set(keys).size).toBe(6);
+    expect(await massCharge(created.id)).toMatchObject({ status: 'COMPLETED', succeeded: 6, done: 6 });
+    expect(await gatewayCharges(ids)).toEqual(once(ids));
   });
 
   it('charges a FIXED amount to everyone with a consented method, on account, and refuses bad input with nothing written', async () => {
@@ -325,6 +423,45 @@ describe('mass charge', () => {
       expect(recorded.get(second)).toBeGreaterThanOrEqual(n);
       expect(recorded.get(second)).toBeLessThanOrEqual(BUDGET);
     }
+  });
+
+  it('through a one-by-one gateway (Stripe), every charge of a chunk waits for its own pacer slot, within the budget', async () => {
+    const gateway = t.app.get(PaymentGateway);
+    const pacer = t.app.get(ChargePacer);
+    const paying: string[] = [];
+    for (let i = 0; i < 15; i++) paying.push((await payer()).id);
+    await queue.pause(true);
+    const created = (await manager.client.ok(CREATE, { i: { customerIds: paying, amountMode: 'OPEN_BALANCE' } })).createMassCharge;
+    const requests: number[] = [];
+    const grants: PaceGrant[] = [];
+    const createCharges = gateway.createCharges.bind(gateway);
+    const acquire = pacer.acquire.bind(pacer);
+    Object.defineProperty(gateway, 'batchesCharges', { value: false, configurable: true });
+    const spies = [
+      jest.spyOn(gateway, 'createCharges').mockImplementation(async (inputs) => {
+        requests.push(inputs.length);
+        return createCharges(inputs);
+      }),
+      jest.spyOn(pacer, 'acquire').mockImplementation(async () => {
+        const grant = await acquire();
+        grants.push(grant);
+        return grant;
+      }),
+    ];
+    try {
+      expect(await runner.run(owner.organizationId, created.id, { chunkSize: 15 })).toMatchObject({ succeeded: 15, status: 'COMPLETED' });
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+      Object.defineProperty(gateway, 'batchesCharges', { value: true, configurable: true });
+      await queue.resume(true);
+    }
+    // One request per charge, each after a slot of its own: never more than the budget in a second.
+    expect(requests).toEqual(Array.from({ length: 15 }, () => 1));
+    expect(grants).toHaveLength(15);
+    const perSecond = new Map<number, number>();
+    for (const g of grants) perSecond.set(g.second, (perSecond.get(g.second) ?? 0) + 1);
+    expect(Math.max(...perSecond.values())).toBeLessThanOrEqual(BUDGET);
+    expect(await gatewayCharges(paying)).toEqual(once(paying));
   });
 
   it('pushes progress over a subscription: the current counters, each change, and the end', async () => {

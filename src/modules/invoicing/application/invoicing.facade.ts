@@ -180,6 +180,31 @@ export class Invoicing {
     return invoices.map(summaryOf).filter((i) => i.amountDue.isPositive());
   }
 
+  /** `unpaidInvoices` for many customers in one query (mass charges' chunks): each customer's list, oldest first. */
+  async unpaidInvoicesOf(em: EntityManager, customerIds: readonly string[]): Promise<Map<string, InvoiceSummary[]>> {
+    const out = new Map<string, InvoiceSummary[]>();
+    const ids = [...new Set(customerIds)];
+    if (!ids.length) return out;
+    const invoices = await em.find(
+      Invoice,
+      { customerId: { $in: ids }, status: { $in: [...UNPAID_STATUSES] } },
+      { orderBy: { dueDate: 'asc', sequence: 'asc', id: 'asc' } },
+    );
+    for (const summary of invoices.map(summaryOf)) {
+      if (!summary.amountDue.isPositive()) continue;
+      const list = out.get(summary.customerId);
+      if (list) list.push(summary);
+      else out.set(summary.customerId, [summary]);
+    }
+    return out;
+  }
+
+  /** `balance` for many customers in one statement (mass charges' chunks); customers without rows get zero balances. */
+  async balancesOf(em: EntityManager, customerIds: readonly string[]): Promise<Map<string, CustomerBalance>> {
+    const org = await this.context.of(em);
+    return this.balances.computeMany(em, customerIds, org.currency, org.today);
+  }
+
   /** What the customer owes now, their credit and their unallocated payments. */
   async balance(em: EntityManager, customerId: string): Promise<CustomerBalance> {
     const org = await this.context.of(em);

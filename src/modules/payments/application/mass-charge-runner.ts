@@ -1,14 +1,15 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { LockMode } from '@mikro-orm/core';
 import { type EntityManager, MikroORM } from '@mikro-orm/postgresql';
-import { ApplicationError, Clock, domainEvent } from '#libs/ddd/index.js';
+import { ApplicationError, Clock, domainEvent, executeBound, newId } from '#libs/ddd/index.js';
 import { Money } from '#libs/money/index.js';
 import { Outbox } from '#libs/outbox/index.js';
 import { currentTenant, scopeToTenant } from '#libs/tenancy/index.js';
 import { CustomerDirectory, CustomerStatus } from '../../customers/index.js';
 import { Invoicing } from '../../invoicing/index.js';
 import { Notifications } from '../../notifications/index.js';
-import { Wallet } from '../../wallet/index.js';
+import { type ChargeableMethod, Wallet } from '../../wallet/index.js';
+import { PaymentGateway } from '../../../infra/payment-gateway/index.js';
 import {
   FINISHED_MASS_CHARGE_STATUSES,
   type MassChargeAllocation,
@@ -22,15 +23,27 @@ import { PaymentPurpose, PaymentStatus } from '../domain/payment.entity.js';
 import { ChargePacer } from '../infrastructure/charge-pacer.js';
 import { MassChargeProgressPubSub, type MassChargeProgressEvent } from '../infrastructure/mass-charge-progress.pubsub.js';
 import { type MassChargeCompletedPayload, PaymentsEvents } from '../payments.events.js';
-import type { PaymentSummary } from './payments.contract.js';
 import { Payments } from './payments.facade.js';
 
-export const MASS_CHARGE_CHUNK = 100;
+/** Most items in one chunk (claimed in one transaction, sent, recorded in one transaction). */
+export const MASS_CHARGE_CHUNK = 1000;
+/** A batch is worked in about this many chunks (progress moves in steps of about 5%), each at most MASS_CHARGE_CHUNK. */
+const PROGRESS_STEPS = 20;
+/**
+ * A one-by-one gateway (Stripe) is paced: a chunk holds at most this many seconds of the pacer's budget, so its last
+ * charge is sent long before the janitor would look at its attempt (JANITOR_GRACE_MS, two minutes).
+ */
+const PACED_CHUNK_SECONDS = 20;
+/** How often a run waits for another run of the same batch to let go of it. */
+const LOCK_POLL_MS = 250;
 
 /** The idempotency key of a customer's payment in a batch: the same whatever run, retry or restart charges it. */
 export function massChargeKey(batchId: string, customerId: string): string {
   return `masscharge:${batchId}:${customerId}`;
 }
+
+/** A PostgreSQL array literal (for `= any(?::uuid[])`). */
+const pgArray = (values: readonly string[]) => `{${values.map((v) => `"${v.replace(/["\\]/g, '\\$&')}"`).join(',')}}`;
 
 export interface MassChargeRun {
   /** Items this run settled (another run may have settled others). */
@@ -38,21 +51,23 @@ export interface MassChargeRun {
   processing: number;
   failed: number;
   skipped: number;
-  /** Items another run took first. */
+  /** Items this run found settled by someone else (a late payment event, a cancel) when it came to record them. */
   taken: number;
   status: MassChargeStatus | null;
 }
 
-/** Test seams: a hook that throws is a worker killed at that point. `charged` counts this run's charges so far. */
+/**
+ * Test seams: a hook that throws is a worker killed at that point. `charged` counts this run's items sent to be
+ * charged so far, the current chunk's included.
+ */
 export interface MassChargeRunOptions {
+  /** Items per chunk (default: about PROGRESS_STEPS chunks per batch, at most MASS_CHARGE_CHUNK). */
   chunkSize?: number;
-  /** After the item's claim (CHARGING, amount fixed) committed and before the gateway is asked. */
+  /** After the chunk's claim (items CHARGING, amounts fixed, payments PENDING) committed and before the gateway is asked. */
   afterClaim?: (charged: number) => void | Promise<void>;
-  /** After Payments.charge answered and before the item records the outcome. */
+  /** After the gateway answered the chunk and before its answers are recorded. */
   afterCharge?: (charged: number) => void | Promise<void>;
 }
-
-type Outcome = 'succeeded' | 'processing' | 'failed' | 'skipped' | 'taken';
 
 export interface MassChargeCounters {
   status: MassChargeStatus;
@@ -65,8 +80,12 @@ export interface MassChargeCounters {
 
 const RETURNING = 'returning status, total, succeeded, processing, failed, skipped';
 
-/** A claimed item: what its charge asks for, fixed in the claim so a resumed charge asks for exactly the same. */
-type Claimed = Pick<MassChargeItem, 'id' | 'customerId' | 'amount' | 'paymentMethodId' | 'allocations'>;
+/** An item being charged: its payment (PENDING until the gateway's answer is applied). */
+interface Charging {
+  id: string;
+  customerId: string;
+  paymentId: string;
+}
 
 /** Why a customer is left out, decided before any gateway call. */
 interface Skip {
@@ -74,23 +93,48 @@ interface Skip {
   reason: string;
 }
 
+/** What to charge a customer, fixed in the claim so a resumed charge asks for exactly the same. */
+interface Plan {
+  amount: bigint;
+  paymentMethodId: string;
+  allocations: MassChargeAllocation[];
+}
+
+interface ItemRow {
+  id: string;
+  customer_id: string;
+  position: number;
+  amount: string | null;
+  payment_method_id: string | null;
+  allocations: MassChargeAllocation[] | null;
+  payment_id: string | null;
+}
+
 /**
- * Works through a mass charge: the PENDING items in position order, in chunks, then any CHARGING items a dead
- * worker left behind. For each customer:
+ * Works through a mass charge in chunks, as billing runs do — a few statements per chunk, not per customer:
  *
- * 1. Claim, in a transaction of its own that row-locks the item (a second run waits, then finds it taken): decide
- *    whether to skip (no default method, no consent, expired, archived, nothing owed — SKIPPED at once, no gateway
- *    call) or fix what to charge (amount, method, invoices oldest first) and mark the item CHARGING. COMMIT.
- * 2. Wait for a ChargePacer slot, then `Payments.charge` with the key `masscharge:<batch>:<customer>`. The core
- *    commits its payment before calling the gateway and answers a repeated key with the stored payment.
- * 3. Record the outcome on the item (CHARGING -> SUCCEEDED / PROCESSING / FAILED, conditional) and the counters.
+ * 1. Claim (one transaction): up to a chunk of PENDING items row-locked in position order; for all of them at once,
+ *    who is skipped (archived, no default method, no consent, expired, removed, nothing owed — SKIPPED with the
+ *    reason, no gateway call) and what the others are charged (the default method; the open balance less credit and
+ *    unallocated payments, paying the invoices oldest first, or the FIXED amount). Their payments are prepared
+ *    (Payments.preparePaymentsBulk: payment + attempt 1 PENDING under `masscharge:<batch>:<customer>`, one per
+ *    customer and batch whatever happens), the items marked CHARGING with the amount and the payment (one UPDATE),
+ *    the skips counted (one UPDATE of the batch). COMMIT.
+ * 2. Send (no transaction): Payments.sendBulk asks the gateway under each attempt's key — one request per chunk to a
+ *    batching gateway, else one paced request per charge (BulkPayments' paced path, the ChargePacer's slots).
+ * 3. Record (one transaction): Payments.applyResultsBulk (payments, attempts, Invoicing's received payments and
+ *    allocations through Reconciliation.recordPaymentsBulk, the balance summaries, events), then the items follow
+ *    their payments (CHARGING -> SUCCEEDED / PROCESSING / FAILED, one conditional UPDATE: counted once) and the
+ *    batch's counters move once. COMMIT, progress pushed.
  *
- * A worker killed between 1 and 3 leaves the item CHARGING; the next run charges it again under the same key and
- * the same stored amount, which replays the first payment instead of charging twice. Two runs finishing the same
- * item: the conditional update lets one count it.
+ * A worker killed after 1 leaves CHARGING items whose payments are PENDING: the next run (a retried or resumed job)
+ * first sends those again under the same attempt keys — the gateway answers a repeated key with the first charge,
+ * so nobody is charged twice — and records them; the janitor settles any it does not. A run holds the batch (a
+ * PostgreSQL advisory lock on a connection of its own, gone with the process if it dies), so a second run of the
+ * same batch waits for the first instead of sending the same charges at the same moment.
  *
- * Lock order, to stay clear of deadlocks: item row, then the batch row (counters). Cancelling takes items, then the
- * batch. No lock is held across the gateway call.
+ * Lock order, to stay clear of deadlocks: item rows, then the batch row (counters). Cancelling takes items, then the
+ * batch. No row lock is held across the gateway call.
  */
 @Injectable()
 export class MassChargeRunner {
@@ -103,6 +147,7 @@ export class MassChargeRunner {
     private readonly invoicing: Invoicing,
     private readonly customers: CustomerDirectory,
     private readonly pacer: ChargePacer,
+    private readonly gateway: PaymentGateway,
     private readonly clock: Clock,
     private readonly outbox: Outbox,
     private readonly notifications: Notifications,
@@ -111,6 +156,39 @@ export class MassChargeRunner {
 
   async run(organizationId: string, batchId: string, options: MassChargeRunOptions = {}): Promise<MassChargeRun> {
     const result: MassChargeRun = { succeeded: 0, processing: 0, failed: 0, skipped: 0, taken: 0, status: null };
+    await this.exclusively(organizationId, batchId, () => this.work(organizationId, batchId, options, result));
+    return result;
+  }
+
+  /**
+   * Runs `fn` holding the batch: a session advisory lock on a connection pinned for the run (released at the end, or
+   * by PostgreSQL when the process dies). While another run holds it, waits — unless the batch finishes meanwhile.
+   */
+  private async exclusively(organizationId: string, batchId: string, fn: () => Promise<void>): Promise<void> {
+    const connection = this.orm.em.getConnection();
+    const key = `mass-charge:${batchId}`;
+    for (;;) {
+      const held = await connection
+        .getClient()
+        .connection()
+        .execute(async (pinned) => {
+          const [row] = await connection.execute<{ ok: boolean }[]>('select pg_try_advisory_lock(hashtextextended(?, 0)) as ok', [key], 'all', pinned);
+          if (!row?.ok) return false;
+          try {
+            await fn();
+          } finally {
+            await connection.execute('select pg_advisory_unlock(hashtextextended(?, 0))', [key], 'all', pinned);
+          }
+          return true;
+        });
+      if (held) return;
+      const current = (await this.scoped(organizationId).findOne(MassChargeBatch, { id: batchId }, { fields: ['status'] }))?.status;
+      if (!current || FINISHED_MASS_CHARGE_STATUSES.includes(current)) return;
+      await new Promise((resolve) => setTimeout(resolve, LOCK_POLL_MS));
+    }
+  }
+
+  private async work(organizationId: string, batchId: string, options: MassChargeRunOptions, result: MassChargeRun): Promise<void> {
     const em = this.scoped(organizationId);
     const now = this.clock.now();
     const started = await em.execute<MassChargeCounters[]>(
@@ -118,197 +196,305 @@ export class MassChargeRunner {
         where id = ? and organization_id = ? and status in ('QUEUED', 'RUNNING') ${RETURNING}`,
       [now, now, batchId, organizationId],
     );
-    if (!started.length) return result; // finished, cancelled, or not this organization's
+    if (!started.length) return; // finished, cancelled, or not this organization's
     const batch = (await em.findOne(MassChargeBatch, { id: batchId }))!;
     await this.publish(organizationId, batchId, started[0]!);
 
-    const chunkSize = options.chunkSize ?? MASS_CHARGE_CHUNK;
-    // About a hundred pushes for a whole batch, however large, and one per item for a small one.
-    const every = Math.max(1, Math.floor(batch.total / 100));
-    let handled = 0;
+    const chunkSize = options.chunkSize ?? this.chunkSize(batch.total);
     let charged = 0;
-    const counted = async (outcome: Outcome, counters: MassChargeCounters | undefined): Promise<boolean> => {
-      result[outcome] += 1;
-      if (outcome === 'taken' || !counters) return false;
-      handled += 1;
-      if (handled % every === 0 || counters.status !== MassChargeStatus.RUNNING) await this.publish(organizationId, batchId, counters);
-      return counters.status === MassChargeStatus.CANCELLED;
-    };
-    const charge = async (item: Claimed): Promise<{ outcome: Outcome; counters?: MassChargeCounters }> => {
-      charged += 1;
-      return this.charge(organizationId, batch, item, charged, options);
+    const stillRunning = async (): Promise<boolean> => {
+      const current = (await this.scoped(organizationId).findOne(MassChargeBatch, { id: batchId }, { fields: ['status'] }))?.status;
+      if (current === MassChargeStatus.RUNNING) return true;
+      result.status = current ?? null;
+      return false;
     };
 
-    // PENDING first, then CHARGING ones a dead run left (this run leaves none: it settles each claim before the next).
-    for (const status of [MassChargeItemStatus.PENDING, MassChargeItemStatus.CHARGING]) {
-      let after = -1;
-      for (;;) {
-        const chunk = await em.fork().find(
-          MassChargeItem,
-          { batchId, status, position: { $gt: after } },
-          { orderBy: { position: 'asc' }, limit: chunkSize, fields: ['id', 'customerId', 'position', 'amount', 'paymentMethodId', 'allocations'] },
-        );
-        if (!chunk.length) break;
-        after = chunk.at(-1)!.position;
-        for (const item of chunk) {
-          let step: { outcome: Outcome; counters?: MassChargeCounters };
-          if (status === MassChargeItemStatus.PENDING) {
-            const claim = await this.claim(organizationId, batch, item);
-            if ('outcome' in claim) step = claim;
-            else {
-              await options.afterClaim?.(charged + 1);
-              step = await charge(claim.item);
-            }
-          } else {
-            step = await charge(item);
-          }
-          if (await counted(step.outcome, step.counters)) {
-            result.status = MassChargeStatus.CANCELLED;
-            return result;
-          }
-        }
-        const current = (await em.fork().findOne(MassChargeBatch, { id: batchId }, { fields: ['status'] }))?.status;
-        if (current !== MassChargeStatus.RUNNING) {
-          result.status = current ?? null;
-          return result;
-        }
+    // What a killed run left CHARGING first (its payments prepared, perhaps charged), then the PENDING items.
+    let after = -1;
+    for (;;) {
+      const left = await this.leftOver(organizationId, batch, after, chunkSize, result);
+      if (!left) break;
+      after = left.after;
+      charged += left.items.length;
+      await this.charge(organizationId, batch, left.items, result, () => options.afterCharge?.(charged));
+      if (!(await stillRunning())) return;
+    }
+    for (;;) {
+      const claimed = await this.claim(organizationId, batch, chunkSize, result);
+      if (!claimed) break;
+      charged += claimed.length;
+      if (claimed.length) {
+        await options.afterClaim?.(charged);
+        await this.charge(organizationId, batch, claimed, result, () => options.afterCharge?.(charged));
       }
+      if (!(await stillRunning())) return;
     }
     result.status = await this.finish(organizationId, batchId);
-    return result;
   }
 
-  /** Step 1: skip the customer (recorded), or fix what to charge and mark the item CHARGING (committed). */
-  private async claim(
+  /** About PROGRESS_STEPS chunks per batch; for a one-by-one gateway, no more than PACED_CHUNK_SECONDS of its pace. */
+  private chunkSize(total: number): number {
+    const max = this.gateway.batchesCharges ? MASS_CHARGE_CHUNK : Math.min(MASS_CHARGE_CHUNK, Math.max(1, this.pacer.budget * PACED_CHUNK_SECONDS));
+    return Math.min(max, Math.max(1, Math.ceil(total / PROGRESS_STEPS)));
+  }
+
+  /**
+   * Step 1 for a chunk of PENDING items: the skips recorded, the others' payments prepared and their items CHARGING,
+   * committed. Answers the items to charge (possibly none: all skipped), or null when nothing is PENDING.
+   */
+  private async claim(organizationId: string, batch: MassChargeBatch, chunkSize: number, result: MassChargeRun): Promise<Charging[] | null> {
+    const out = await this.scoped(organizationId).transactional(async (tx) => {
+      const items = await executeBound<{ id: string; customer_id: string }[]>(tx,
+        `select id, customer_id from mass_charge_item where batch_id = ? and organization_id = ? and status = 'PENDING'
+          order by position limit ? for update`,
+        [batch.id, organizationId, chunkSize],
+      );
+      if (!items.length) return null;
+      const plans = await this.plan(tx, batch, items.map((i) => i.customer_id));
+      const now = this.clock.now();
+      const skips: { id: string; code: string; reason: string }[] = [];
+      const charges: { item: { id: string; customer_id: string }; plan: Plan; method: ChargeableMethod }[] = [];
+      for (const item of items) {
+        const plan = plans.get(item.customer_id)!;
+        if ('code' in plan) skips.push({ id: item.id, code: plan.code, reason: plan.reason });
+        else charges.push({ item, plan: plan.plan, method: plan.method });
+      }
+      let counters: MassChargeCounters | undefined;
+      if (skips.length) {
+        await executeBound(tx,
+          `update mass_charge_item i set status = 'SKIPPED', reason_code = v.code, reason = v.reason, updated_at = ?
+             from jsonb_to_recordset(?::jsonb) as v(id uuid, code text, reason text) where i.id = v.id and i.organization_id = ?`,
+          [now, JSON.stringify(skips), organizationId],
+        );
+        counters = await this.count(tx, batch.id, { skipped: skips.length });
+      }
+      const charging = await this.prepare(tx, organizationId, batch, charges);
+      return { charging, counters, skipped: skips.length };
+    });
+    if (!out) return null;
+    result.skipped += out.skipped;
+    if (out.counters) await this.publish(organizationId, batch.id, out.counters);
+    return out.charging;
+  }
+
+  /**
+   * Prepares the payments (PENDING, under the customers' keys) and marks their items CHARGING with what they charge,
+   * in the caller's transaction.
+   */
+  private async prepare(
+    tx: EntityManager,
     organizationId: string,
     batch: MassChargeBatch,
-    item: Pick<MassChargeItem, 'id' | 'customerId'>,
-  ): Promise<{ outcome: Outcome; counters?: MassChargeCounters } | { item: Claimed }> {
-    return this.scoped(organizationId).transactional(async (tx) => {
-      const [locked] = await tx.execute<{ id: string }[]>(
-        `select id from mass_charge_item where id = ? and organization_id = ? and status = 'PENDING' for update`,
-        [item.id, organizationId],
-      );
-      if (!locked) return { outcome: 'taken' as const };
-      const plan = await this.plan(tx, batch, item.customerId);
-      const now = this.clock.now();
-      if ('code' in plan) {
-        await tx.execute(`update mass_charge_item set status = 'SKIPPED', reason_code = ?, reason = ?, updated_at = ? where id = ? and organization_id = ?`, [
-          plan.code,
-          plan.reason,
-          now,
-          item.id,
-          organizationId,
-        ]);
-        return { outcome: 'skipped' as const, counters: await this.count(tx, batch.id, 'skipped', 0n) };
-      }
-      await tx.execute(
-        `update mass_charge_item set status = 'CHARGING', amount = ?, payment_method_id = ?, allocations = ?::jsonb, updated_at = ? where id = ? and organization_id = ?`,
-        [plan.amount.toString(), plan.paymentMethodId, JSON.stringify(plan.allocations), now, item.id, organizationId],
-      );
-      return { item: { id: item.id, customerId: item.customerId, ...plan } };
-    });
+    charges: { item: { id: string; customer_id: string }; plan: Plan; method: ChargeableMethod }[],
+  ): Promise<Charging[]> {
+    if (!charges.length) return [];
+    const prepared = await this.payments.preparePaymentsBulk(
+      tx,
+      organizationId,
+      charges.map(({ item, plan }) => ({
+        paymentId: newId(),
+        customerId: item.customer_id,
+        paymentMethodId: plan.paymentMethodId,
+        amount: Money.of(plan.amount, batch.currency),
+        purpose: PaymentPurpose.MASS_CHARGE,
+        purposeRefId: batch.id,
+        allocations: plan.allocations.map((a) => ({ invoiceId: a.invoiceId, amount: Money.of(BigInt(a.amount), batch.currency) })),
+        description: batch.note ?? 'Mass charge',
+        idempotencyKey: massChargeKey(batch.id, item.customer_id),
+        offSession: true,
+        createdBy: batch.createdBy,
+      })),
+      { methods: new Map(charges.map((c) => [c.method.id, c.method])) },
+    );
+    const rows = charges.map(({ item, plan }, i) => ({
+      id: item.id,
+      amount: plan.amount.toString(),
+      payment_method_id: plan.paymentMethodId,
+      allocations: plan.allocations,
+      payment_id: prepared[i]!.paymentId,
+    }));
+    await executeBound(tx,
+      `update mass_charge_item i set status = 'CHARGING', amount = v.amount, payment_method_id = v.payment_method_id, allocations = v.allocations,
+              payment_id = v.payment_id, updated_at = ?
+         from jsonb_to_recordset(?::jsonb) as v(id uuid, amount bigint, payment_method_id uuid, allocations jsonb, payment_id uuid)
+        where i.id = v.id and i.organization_id = ?`,
+      [this.clock.now(), JSON.stringify(rows), organizationId],
+    );
+    return charges.map(({ item }, i) => ({ id: item.id, customerId: item.customer_id, paymentId: prepared[i]!.paymentId }));
   }
 
-  /** Whom and what to charge: the default method with consent, and the open balance (or the fixed amount). */
+  /**
+   * Whom and what to charge, for many customers at once (a handful of queries): the default method with consent,
+   * and the open balance (or the fixed amount). The same rules, order and reasons as one by one.
+   */
   private async plan(
     tx: EntityManager,
     batch: MassChargeBatch,
-    customerId: string,
-  ): Promise<Skip | { amount: bigint; paymentMethodId: string; allocations: MassChargeAllocation[] }> {
-    const customer = await this.customers.get(tx, customerId);
-    if (!customer || customer.status === CustomerStatus.ARCHIVED) {
-      return { code: 'CUSTOMER_ARCHIVED', reason: 'The customer is archived' };
-    }
-    const method = await this.wallet.defaultMethod(tx, customerId);
-    if (!method) return { code: 'NO_DEFAULT_METHOD', reason: 'The customer has no saved payment method to charge' };
-    try {
-      await this.wallet.chargeable(tx, method.id, { requireConsent: true });
-    } catch (error) {
+    customerIds: string[],
+  ): Promise<Map<string, Skip | { plan: Plan; method: ChargeableMethod }>> {
+    const out = new Map<string, Skip | { plan: Plan; method: ChargeableMethod }>();
+    const customers = new Map((await this.customers.getMany(tx, customerIds)).map((c) => [c.id, c]));
+    const defaults = await this.wallet.defaultMethodIds(tx, customerIds);
+    const methods = await this.wallet.chargeableMany(tx, [...defaults.values()], { requireConsent: true });
+    const open: string[] = [];
+    for (const customerId of customerIds) {
+      const customer = customers.get(customerId);
+      const methodId = defaults.get(customerId);
+      const method = methodId ? methods.get(methodId) : undefined;
+      if (!customer || customer.status === CustomerStatus.ARCHIVED) out.set(customerId, { code: 'CUSTOMER_ARCHIVED', reason: 'The customer is archived' });
+      else if (!methodId) out.set(customerId, { code: 'NO_DEFAULT_METHOD', reason: 'The customer has no saved payment method to charge' });
       // No consent, expired card, removed method: the customer's own state, never a gateway call.
-      if (error instanceof ApplicationError) return { code: error.reason ?? error.code, reason: error.message };
-      throw error;
+      else if (!method || method instanceof Error) out.set(customerId, refusal(method, methodId));
+      else if (batch.amountMode === MassChargeAmountMode.FIXED) out.set(customerId, { plan: { amount: batch.amount!, paymentMethodId: method.id, allocations: [] }, method });
+      else {
+        out.set(customerId, { plan: { amount: 0n, paymentMethodId: method.id, allocations: [] }, method });
+        open.push(customerId);
+      }
     }
-    if (batch.amountMode === MassChargeAmountMode.FIXED) return { amount: batch.amount!, paymentMethodId: method.id, allocations: [] };
+    if (!open.length) return out;
 
     // What they owe, less what we already hold for them (credit, payments not allocated yet): never charge for money
     // already received. The payment pays the invoices oldest first.
-    const balance = await this.invoicing.balance(tx, customerId);
-    let left = balance.owed.amount - balance.creditAvailable.amount - balance.unallocatedPayments.amount;
-    if (left <= 0n) {
-      return {
-        code: 'NOTHING_OWED',
-        reason: balance.owed.isPositive() ? 'The customer owes nothing once their credit and unallocated payments are counted' : 'The customer owes nothing',
-      };
+    const balances = await this.invoicing.balancesOf(tx, open);
+    const unpaid = await this.invoicing.unpaidInvoicesOf(tx, open);
+    for (const customerId of open) {
+      const balance = balances.get(customerId)!;
+      let left = balance.owed.amount - balance.creditAvailable.amount - balance.unallocatedPayments.amount;
+      if (left <= 0n) {
+        out.set(customerId, {
+          code: 'NOTHING_OWED',
+          reason: balance.owed.isPositive() ? 'The customer owes nothing once their credit and unallocated payments are counted' : 'The customer owes nothing',
+        });
+        continue;
+      }
+      const planned = out.get(customerId) as { plan: Plan; method: ChargeableMethod };
+      planned.plan.amount = left;
+      for (const invoice of unpaid.get(customerId) ?? []) {
+        if (left <= 0n) break;
+        const part = invoice.amountDue.amount < left ? invoice.amountDue.amount : left;
+        planned.plan.allocations.push({ invoiceId: invoice.id, amount: part.toString() });
+        left -= part;
+      }
     }
-    const amount = left;
-    const allocations: MassChargeAllocation[] = [];
-    for (const invoice of await this.invoicing.unpaidInvoices(tx, customerId)) {
-      if (left <= 0n) break;
-      const part = invoice.amountDue.amount < left ? invoice.amountDue.amount : left;
-      allocations.push({ invoiceId: invoice.id, amount: part.toString() });
-      left -= part;
-    }
-    return { amount, paymentMethodId: method.id, allocations };
+    return out;
   }
 
-  /** Steps 2 and 3: a paced charge under the customer's key, then the outcome on the item. */
+  /**
+   * A chunk of the items a killed run left CHARGING (after position `after`), ready to send: their payments as
+   * prepared then. An item claimed without its payment (a run of the per-customer runner killed between its claim and
+   * its charge) gets it now, from what the claim fixed — or FAILED with the reason if its method can no longer be
+   * charged. Null when there are none left.
+   */
+  private async leftOver(
+    organizationId: string,
+    batch: MassChargeBatch,
+    after: number,
+    chunkSize: number,
+    result: MassChargeRun,
+  ): Promise<{ items: Charging[]; after: number } | null> {
+    const out = await this.scoped(organizationId).transactional(async (tx) => {
+      const rows = await executeBound<ItemRow[]>(tx,
+        `select id, customer_id, position, amount::text, payment_method_id, allocations, payment_id from mass_charge_item
+          where batch_id = ? and organization_id = ? and status = 'CHARGING' and position > ? order by position limit ? for update`,
+        [batch.id, organizationId, after, chunkSize],
+      );
+      if (!rows.length) return null;
+      const missing = rows.filter((r) => !r.payment_id);
+      if (missing.length) {
+        const found = await executeBound<{ id: string; idempotency_key: string }[]>(tx,
+          `select id, idempotency_key from payment where organization_id = ? and idempotency_key = any(?::text[])`,
+          [organizationId, pgArray(missing.map((r) => massChargeKey(batch.id, r.customer_id)))],
+        );
+        const byKey = new Map(found.map((f) => [f.idempotency_key, f.id]));
+        for (const r of missing) r.payment_id = byKey.get(massChargeKey(batch.id, r.customer_id)) ?? null;
+      }
+      const unprepared = rows.filter((r) => !r.payment_id);
+      let counters: MassChargeCounters | undefined;
+      let failed = 0;
+      if (unprepared.length) {
+        const methods = await this.wallet.chargeableMany(tx, unprepared.map((r) => r.payment_method_id!), { requireConsent: true });
+        const refused: { id: string; code: string; reason: string }[] = [];
+        const charges: { item: { id: string; customer_id: string }; plan: Plan; method: ChargeableMethod }[] = [];
+        for (const r of unprepared) {
+          const method = methods.get(r.payment_method_id!);
+          if (!method || method instanceof Error || method.customerId !== r.customer_id) {
+            const why = refusal(method instanceof Error ? method : undefined, r.payment_method_id!);
+            refused.push({ id: r.id, code: why.code, reason: why.reason });
+          } else charges.push({ item: r, plan: { amount: BigInt(r.amount!), paymentMethodId: method.id, allocations: r.allocations ?? [] }, method });
+        }
+        if (refused.length) {
+          const moved = await executeBound<{ id: string }[]>(tx,
+            `update mass_charge_item i set status = 'FAILED', reason_code = v.code, reason = v.reason, updated_at = ?
+               from jsonb_to_recordset(?::jsonb) as v(id uuid, code text, reason text)
+              where i.id = v.id and i.organization_id = ? and i.status = 'CHARGING' returning i.id`,
+            [this.clock.now(), JSON.stringify(refused), organizationId],
+          );
+          failed = moved.length;
+          if (failed) counters = await this.count(tx, batch.id, { failed });
+        }
+        const prepared = new Map((await this.prepare(tx, organizationId, batch, charges)).map((c) => [c.id, c.paymentId]));
+        for (const r of unprepared) r.payment_id = prepared.get(r.id) ?? null;
+      }
+      return { rows, counters, failed };
+    });
+    if (!out) return null;
+    result.failed += out.failed;
+    if (out.counters) await this.publish(organizationId, batch.id, out.counters);
+    return {
+      after: out.rows.at(-1)!.position,
+      items: out.rows.filter((r) => r.payment_id).map((r) => ({ id: r.id, customerId: r.customer_id, paymentId: r.payment_id! })),
+    };
+  }
+
+  /** Steps 2 and 3 for a chunk of CHARGING items: their payments sent, the answers applied, the items settled. */
   private async charge(
     organizationId: string,
     batch: MassChargeBatch,
-    item: Claimed,
-    charged: number,
-    options: MassChargeRunOptions,
-  ): Promise<{ outcome: Outcome; counters?: MassChargeCounters }> {
-    await this.pacer.acquire();
-    let summary: PaymentSummary;
-    try {
-      summary = await this.payments.charge(organizationId, {
-        customerId: item.customerId,
-        method: { paymentMethodId: item.paymentMethodId! },
-        amount: Money.of(item.amount!, batch.currency),
-        purpose: PaymentPurpose.MASS_CHARGE,
-        purposeRefId: batch.id,
-        allocations: (item.allocations ?? []).map((a) => ({ invoiceId: a.invoiceId, amount: Money.of(BigInt(a.amount), batch.currency) })),
-        description: batch.note ?? 'Mass charge',
-        idempotencyKey: massChargeKey(batch.id, item.customerId),
-        offSession: true,
-        createdBy: batch.createdBy,
-      });
-    } catch (error) {
-      // The core refused it (consent revoked since the claim, the method removed): a failure with its reason. Anything
-      // else (the database, a crash) propagates: the item stays CHARGING and the retried job charges it again.
-      if (!(error instanceof ApplicationError)) throw error;
-      return this.settle(organizationId, batch.id, item.id, { status: MassChargeItemStatus.FAILED, paymentId: null, code: error.reason ?? error.code, reason: error.message });
-    }
-    await options.afterCharge?.(charged);
-    const settled = settledAs(summary);
-    // Still PENDING: another run's identical request is at the gateway right now; that run records it.
-    if (!settled) return { outcome: 'taken' };
-    return this.settle(organizationId, batch.id, item.id, {
-      ...settled,
-      paymentId: summary.id,
-      amount: settled.status === MassChargeItemStatus.SUCCEEDED ? summary.amount.amount : 0n,
-    });
-  }
-
-  /** CHARGING -> the outcome, counted once (a second run finishing the same item matches nothing). */
-  private async settle(
-    organizationId: string,
-    batchId: string,
-    itemId: string,
-    outcome: { status: MassChargeItemStatus; paymentId: string | null; code: string | null; reason: string | null; amount?: bigint },
-  ): Promise<{ outcome: Outcome; counters?: MassChargeCounters }> {
-    return this.scoped(organizationId).transactional(async (tx) => {
-      const [row] = await tx.execute<{ id: string }[]>(
-        `update mass_charge_item set status = ?, payment_id = coalesce(?, payment_id), reason_code = ?, reason = ?, updated_at = ?
-          where id = ? and organization_id = ? and status = 'CHARGING' returning id`,
-        [outcome.status, outcome.paymentId, outcome.code, outcome.reason, this.clock.now(), itemId, organizationId],
+    items: Charging[],
+    result: MassChargeRun,
+    afterCharge: () => void | Promise<void>,
+  ): Promise<void> {
+    if (!items.length) return;
+    const paymentIds = items.map((i) => i.paymentId);
+    // Only attempts still PENDING (or UNKNOWN) at our side go out, each under its own key; paced for a one-by-one gateway.
+    const sent = await this.payments.sendBulk(this.scoped(organizationId), organizationId, paymentIds);
+    await afterCharge();
+    const counters = await this.scoped(organizationId).transactional(async (tx) => {
+      await this.payments.applyResultsBulk(tx, organizationId, sent);
+      // Every payment of the chunk as it stands now (those not sent were answered before: a killed run's).
+      const payments = await executeBound<{ id: string; status: PaymentStatus; amount: string; failure_code: string | null; failure_message: string | null }[]>(tx,
+        `select id, status, amount::text, failure_code, failure_message from payment where organization_id = ? and id = any(?::uuid[])`,
+        [organizationId, pgArray(paymentIds)],
       );
-      if (!row) return { outcome: 'taken' as const };
-      const counter = COUNTER[outcome.status]!;
-      return { outcome: counter, counters: await this.count(tx, batchId, counter, outcome.amount ?? 0n) };
+      const byId = new Map(payments.map((p) => [p.id, p]));
+      const moves = items.flatMap((item) => {
+        const p = byId.get(item.paymentId);
+        const settled = p ? settledAs(p.status, p.failure_code, p.failure_message) : null;
+        // Still PENDING: the gateway did not answer it; the janitor settles it and its item follows (paymentSettled).
+        if (!p || !settled) return [];
+        return [{ id: item.id, payment_id: p.id, status: settled.status, code: settled.code, reason: settled.reason, amount: settled.status === MassChargeItemStatus.SUCCEEDED ? p.amount : '0' }];
+      });
+      if (!moves.length) return undefined;
+      const moved = await executeBound<{ status: MassChargeItemStatus; amount: string }[]>(tx,
+        `update mass_charge_item i set status = v.status::mass_charge_item_status, payment_id = v.payment_id, reason_code = v.code, reason = v.reason, updated_at = ?
+           from jsonb_to_recordset(?::jsonb) as v(id uuid, payment_id uuid, status text, code text, reason text, amount bigint)
+          where i.id = v.id and i.organization_id = ? and i.status = 'CHARGING' returning i.status, v.amount::text as amount`,
+        [this.clock.now(), JSON.stringify(moves), organizationId],
+      );
+      result.taken += moves.length - moved.length;
+      const add = { succeeded: 0, processing: 0, failed: 0, amount: 0n };
+      for (const m of moved) {
+        const counter = COUNTER[m.status] as 'succeeded' | 'processing' | 'failed';
+        add[counter] += 1;
+        add.amount += BigInt(m.amount);
+      }
+      if (!moved.length) return undefined;
+      result.succeeded += add.succeeded;
+      result.processing += add.processing;
+      result.failed += add.failed;
+      return this.count(tx, batch.id, add);
     });
+    if (counters) await this.publish(organizationId, batch.id, counters);
   }
 
   /**
@@ -341,11 +527,17 @@ export class MassChargeRunner {
     if (counters.wasCharging && counters.counters.status === MassChargeStatus.RUNNING) await this.finish(organizationId, batchId);
   }
 
-  private async count(tx: EntityManager, batchId: string, counter: Exclude<Outcome, 'taken'>, amount: bigint): Promise<MassChargeCounters> {
-    const [counters] = await tx.execute<MassChargeCounters[]>(
-      `update mass_charge_batch set ${counter} = ${counter} + 1, amount_succeeded = amount_succeeded + ?, updated_at = ?
+  /** The batch's counters moved once, in the transaction of what they count. */
+  private async count(
+    tx: EntityManager,
+    batchId: string,
+    add: { succeeded?: number; processing?: number; failed?: number; skipped?: number; amount?: bigint },
+  ): Promise<MassChargeCounters> {
+    const [counters] = await executeBound<MassChargeCounters[]>(tx,
+      `update mass_charge_batch set succeeded = succeeded + ?, processing = processing + ?, failed = failed + ?, skipped = skipped + ?,
+              amount_succeeded = amount_succeeded + ?, updated_at = ?
         where id = ? and organization_id = ? ${RETURNING}`,
-      [amount.toString(), this.clock.now(), batchId, currentTenant(tx)],
+      [add.succeeded ?? 0, add.processing ?? 0, add.failed ?? 0, add.skipped ?? 0, (add.amount ?? 0n).toString(), this.clock.now(), batchId, currentTenant(tx)],
     );
     return counters!;
   }
@@ -413,7 +605,7 @@ export class MassChargeRunner {
 }
 
 /** The counter each final item status moves. */
-const COUNTER: Partial<Record<MassChargeItemStatus, Exclude<Outcome, 'taken'>>> = {
+const COUNTER: Partial<Record<MassChargeItemStatus, 'succeeded' | 'processing' | 'failed' | 'skipped'>> = {
   SUCCEEDED: 'succeeded',
   PROCESSING: 'processing',
   FAILED: 'failed',
@@ -421,8 +613,12 @@ const COUNTER: Partial<Record<MassChargeItemStatus, Exclude<Outcome, 'taken'>>> 
 };
 
 /** The item's status for the payment's; null while the payment is still PENDING (at the gateway). */
-function settledAs(s: PaymentSummary): { status: MassChargeItemStatus; code: string | null; reason: string | null } | null {
-  switch (s.status) {
+function settledAs(
+  status: PaymentStatus,
+  failureCode: string | null,
+  failureMessage: string | null,
+): { status: MassChargeItemStatus; code: string | null; reason: string | null } | null {
+  switch (status) {
     case PaymentStatus.PENDING:
       return null;
     case PaymentStatus.PROCESSING:
@@ -431,11 +627,18 @@ function settledAs(s: PaymentSummary): { status: MassChargeItemStatus; code: str
       return { status: MassChargeItemStatus.PROCESSING, code: 'GATEWAY_UNAVAILABLE', reason: "The gateway did not answer; the payment's outcome is being checked" };
     case PaymentStatus.FAILED:
     case PaymentStatus.CANCELLED:
-      return { status: MassChargeItemStatus.FAILED, code: s.failureCode ?? 'PAYMENT_FAILED', reason: s.failureMessage ?? 'The payment failed' };
+      return { status: MassChargeItemStatus.FAILED, code: failureCode ?? 'PAYMENT_FAILED', reason: failureMessage ?? 'The payment failed' };
     default:
       // SUCCEEDED, or already (partly) refunded when a replay reads it.
       return { status: MassChargeItemStatus.SUCCEEDED, code: null, reason: null };
   }
+}
+
+/** Why a customer's method cannot be charged, as Wallet says it (no consent, expired, removed, not found). */
+function refusal(method: ChargeableMethod | Error | undefined, methodId: string): Skip {
+  if (method instanceof ApplicationError) return { code: method.reason ?? method.code, reason: method.message };
+  if (method instanceof Error) return { code: 'METHOD_NOT_CHARGEABLE', reason: method.message };
+  return { code: 'METHOD_NOT_CHARGEABLE', reason: method ? "The payment method is not in this customer's wallet" : `The payment method ${methodId} was not found` };
 }
 
 export function progressOf(organizationId: string, batchId: string, c: MassChargeCounters): MassChargeProgressEvent {

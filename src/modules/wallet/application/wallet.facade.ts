@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Clock, type PostalAddress } from '#libs/ddd/index.js';
+import { currentTenant } from '#libs/tenancy/index.js';
 import type { Channel } from '../../notifications/index.js';
 import { ConsentSource, PaymentMethod, PaymentMethodKind, PaymentMethodStatus, SavedVia } from '../domain/payment-method.entity.js';
 import { ProfileRequestPurpose } from '../domain/payment-profile-request.entity.js';
@@ -158,6 +159,17 @@ export class Wallet {
       dedupeKey: cmd.dedupeKey,
     });
     return { id: request.id, expiresAt: request.expiresAt, sentToEmail: request.sentToEmail, sentToPhone: request.sentToPhone };
+  }
+
+  /** `defaultMethod` for many customers in one query: customer id -> the id of their default method (check with chargeableMany()). */
+  async defaultMethodIds(em: EntityManager, customerIds: readonly string[]): Promise<Map<string, string>> {
+    const ids = [...new Set(customerIds)];
+    if (!ids.length) return new Map();
+    const rows = await em.execute<{ id: string; customer_id: string }[]>(
+      `select id, customer_id from payment_method where organization_id = ? and customer_id = any(?::uuid[]) and status = ? and is_default`,
+      [currentTenant(em), `{${ids.join(',')}}`, PaymentMethodStatus.ACTIVE],
+    );
+    return new Map(rows.map((r) => [r.customer_id, r.id]));
   }
 
   /** The customer's default method, if any (it may lack consent or be expired: check with chargeable()). */
