@@ -1,9 +1,12 @@
 import { HttpException, HttpStatus, Logger } from '@nestjs/common';
-import { ConnectionException, NotFoundError, UniqueConstraintViolationException } from '@mikro-orm/core';
+import { NotFoundError, UniqueConstraintViolationException } from '@mikro-orm/core';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { ApplicationError, ErrorCode } from '#libs/ddd/index.js';
 import { MoneyError } from '#libs/money/index.js';
+import { databaseUnavailableError, isDatabaseUnavailable } from '../infra/database/unavailable.js';
+
+export { isDatabaseUnavailable };
 
 const logger = new Logger('GraphQL');
 
@@ -15,13 +18,7 @@ export function toApplicationError(error: unknown): ApplicationError | undefined
   if (error instanceof UniqueConstraintViolationException) {
     return new ApplicationError(ErrorCode.CONFLICT, 'That record already exists', 'ALREADY_EXISTS');
   }
-  if (isDatabaseUnavailable(error)) {
-    return new ApplicationError(
-      ErrorCode.SERVICE_UNAVAILABLE,
-      'The database is not answering right now; try again in a moment',
-      'DATABASE_UNAVAILABLE',
-    );
-  }
+  if (isDatabaseUnavailable(error)) return databaseUnavailableError();
   if (error instanceof HttpException) {
     const status = error.getStatus();
     const code =
@@ -45,22 +42,6 @@ export function toApplicationError(error: unknown): ApplicationError | undefined
     return code ? new ApplicationError(code, error.message, reason, fields) : undefined;
   }
   return undefined;
-}
-
-/** PostgreSQL's connection-level failures (restarting, shutting down, unreachable): retryable, not a bug. */
-const DB_UNAVAILABLE_CODES = new Set(['57P01', '57P02', '57P03', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE']);
-const DB_UNAVAILABLE_MESSAGE =
-  /Connection terminated|connection error|the database system is (starting up|shutting down|in recovery mode)|terminating connection due to administrator command|ECONNREFUSED/i;
-
-export function isDatabaseUnavailable(error: unknown): boolean {
-  for (let e: unknown = error, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
-    if (e instanceof ConnectionException) return true;
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && (DB_UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) return true;
-    const message = (e as { message?: unknown }).message;
-    if (typeof message === 'string' && DB_UNAVAILABLE_MESSAGE.test(message)) return true;
-  }
-  return false;
 }
 
 /**

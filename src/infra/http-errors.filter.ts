@@ -1,6 +1,7 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Response } from 'express';
 import { ApplicationError, ErrorCode } from '#libs/ddd/index.js';
+import { databaseUnavailableError, isDatabaseUnavailable } from './database/unavailable.js';
 
 /** The HTTP status of each stable error code, for REST routes (GraphQL answers 200 with `extensions.code`). */
 export const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
@@ -15,7 +16,8 @@ export const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
 
 /**
  * Errors of the JSON/file routes (accounting export, receipt PDFs) as `{ code, reason, message, fields }` with the
- * HTTP status of the code — the access guard's UNAUTHENTICATED/FORBIDDEN included — and never a stack trace. Once a
+ * HTTP status of the code — the access guard's UNAUTHENTICATED/FORBIDDEN included — and never a stack trace. A database
+ * outage (the same classification as GraphQL's) is 503 SERVICE_UNAVAILABLE / DATABASE_UNAVAILABLE, retryable. Once a
  * streamed body has started, the only honest signal left is to cut the connection: a truncated file must not look
  * complete.
  */
@@ -31,12 +33,13 @@ export class ApplicationErrorFilter implements ExceptionFilter {
       return;
     }
     res.setHeader('Cache-Control', 'no-store');
-    if (error instanceof ApplicationError) {
-      res.status(HTTP_STATUS[error.code] ?? 500).json({
-        code: error.code,
-        reason: error.reason,
-        message: error.message,
-        ...(error.fields.length ? { fields: error.fields } : {}),
+    const app = error instanceof ApplicationError ? error : isDatabaseUnavailable(error) ? databaseUnavailableError() : null;
+    if (app) {
+      res.status(HTTP_STATUS[app.code] ?? 500).json({
+        code: app.code,
+        reason: app.reason,
+        message: app.message,
+        ...(app.fields.length ? { fields: app.fields } : {}),
       });
       return;
     }
