@@ -2,8 +2,9 @@ import { createHash } from 'node:crypto';
 import type { Response } from 'express';
 
 /*
- * What every hosted page (the customer's side of a secure link: payment profile requests /p, agreement sign-up /a)
- * shares: the token's hash, the response headers, the escaping and the look. Server-side HTML, no script, no external
+ * What every hosted page (the customer's side of a secure link: payment profile requests /p, agreement sign-up /a,
+ * payment requests /pay) shares: the token's hash, the response headers, the escaping, the look and the error pages
+ * (the HTTP side is hosted-link-controller.ts). Server-side HTML, no script, no external
  * asset, readable on a phone.
  */
 
@@ -98,4 +99,72 @@ export function formatWhen(date: Date, locale: string, timeZone: string): string
   } catch {
     return date.toISOString();
   }
+}
+
+/** Who sent a link: the organization, and the staff member who sent it when they are still active. */
+export interface LinkSender {
+  name: string;
+  contactName: string | null;
+  contactEmail: string | null;
+}
+
+/**
+ * "Please ask <strong>Acme Pools</strong> (Olive Owner, olive@acme.test) to send you a new link." (escaped HTML);
+ * `sentence` words it around the organization and its contact.
+ */
+export function askForNewLink(org: LinkSender | null, sentence = (who: string) => `Please ask ${who} to send you a new link.`): string {
+  if (!org) return 'Please ask the business that sent you the link for a new one.';
+  const who = org.contactName
+    ? ` (${escapeHtml(org.contactName)}${org.contactEmail ? `, <a href="mailto:${escapeHtml(org.contactEmail)}">${escapeHtml(org.contactEmail)}</a>` : ''})`
+    : '';
+  return sentence(`<strong>${escapeHtml(org.name)}</strong>${who}`);
+}
+
+/** A hosted page's layout: title, the organization's name (null: not known) and the body. */
+export type HostedPageLayout = (title: string, orgName: string | null, body: string) => string;
+
+export interface HostedErrorPages {
+  /** 404: no link has this token. */
+  unknown(): string;
+  /** 503: the payment processor (or the database) did not answer. */
+  unavailable(): string;
+  /** 429: too many unknown links from the client's address (LinkRateLimiter). */
+  tooMany(retryAfterSeconds: number): string;
+}
+
+/**
+ * The error pages every hosted page shows in its own layout. `link` names what was not found ("link", "payment
+ * link"), `askForNew` adds "ask the business for a new one" to it, `nothingDone` says what did not happen in an
+ * outage ("Nothing was charged.").
+ */
+export function hostedErrorPages(layout: HostedPageLayout, wording: { link: string; askForNew: boolean; nothingDone: string }): HostedErrorPages {
+  return {
+    unknown: () =>
+      layout(
+        'Link not found',
+        null,
+        `<div class="card" id="link-unknown">
+<h1>This link does not work</h1>
+<p>We could not find this ${wording.link}. It may be incomplete: try opening it again from the email or text message, or copy the whole address.</p>
+${wording.askForNew ? `<p>${askForNewLink(null)}</p>\n` : ''}</div>`,
+      ),
+    unavailable: () =>
+      layout(
+        'Please try again',
+        null,
+        `<div class="card" id="unavailable">
+<h1>Something went wrong on our side</h1>
+<p>The payment processor did not answer. ${wording.nothingDone} Please try again in a few minutes.</p>
+</div>`,
+      ),
+    tooMany: (retryAfterSeconds) =>
+      layout(
+        'Too many attempts',
+        null,
+        `<div class="card" id="rate-limited">
+<h1>Too many attempts</h1>
+<p>Too many links that do not exist were opened from your connection. Please wait ${Math.ceil(retryAfterSeconds / 60)} minutes and open your link again.</p>
+</div>`,
+      ),
+  };
 }

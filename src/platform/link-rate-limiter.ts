@@ -1,5 +1,7 @@
+import { Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import type { AppConfig } from '../config/index.js';
+import { AppConfig } from '../config/index.js';
+import { REDIS } from '../infra/redis.js';
 
 /** Unknown links a client address may try per window before a hosted page stops looking them up. */
 export const MAX_UNKNOWN_LINKS = 20;
@@ -8,7 +10,7 @@ export const UNKNOWN_LINKS_WINDOW_SECONDS = 600;
 /**
  * Tokens have 256 bits, so guessing one is hopeless; this only keeps a scanner from costing us a database lookup per
  * guess. Counted per client address in Redis (shared by every API process), only for links that found nothing.
- * Each hosted page subclasses it with its own scope (the Redis key's middle part).
+ * Each hosted page has its own scope (the Redis key's middle part): see ScopedLinkRateLimiter.
  */
 export abstract class LinkRateLimiter {
   protected constructor(
@@ -39,4 +41,18 @@ export abstract class LinkRateLimiter {
   private key(ip: string): string {
     return `${this.config.queuePrefix}:${this.scope}:miss:${ip}`;
   }
+}
+
+/**
+ * The injectable LinkRateLimiter of one hosted page's scope; the page names its provider by subclassing it:
+ * `@Injectable() export class PayLinkRateLimiter extends ScopedLinkRateLimiter('pay-link') {}`.
+ */
+export function ScopedLinkRateLimiter(scope: string) {
+  @Injectable()
+  class ScopedLinkRateLimiterBase extends LinkRateLimiter {
+    constructor(@Inject(REDIS) redis: Redis, config: AppConfig) {
+      super(redis, config, scope);
+    }
+  }
+  return ScopedLinkRateLimiterBase;
 }

@@ -1,10 +1,10 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { type EntityManager, LockMode, MikroORM } from '@mikro-orm/postgresql';
-import { ApplicationError, Clock, ErrorCode, isUuid } from '#libs/ddd/index.js';
-import { scopeToTenant } from '#libs/tenancy/index.js';
+import { Clock, ErrorCode } from '#libs/ddd/index.js';
 import { AppConfig } from '../../../config/index.js';
-import { GatewayError, GatewayErrorCode, type SetupSession } from '../../../infra/payment-gateway/index.js';
-import { hashLinkToken, LINK_TOKEN_SHAPE } from '../../../platform/hosted-pages.js';
+import type { ClientInfo } from '../../../platform/hosted-link-controller.js';
+import { findById, findByLinkToken, findReturnedSession, hostedFailureKind, UNKNOWN_LINK } from '../../../platform/hosted-link-lookup.js';
+import type { LinkSender } from '../../../platform/hosted-pages.js';
 import { CustomerDirectory, CustomerStatus } from '../../customers/index.js';
 import { IdentityDirectory, type OrganizationProfile } from '../../identity/index.js';
 import { WalletError, WalletHostedSetup } from '../../wallet/index.js';
@@ -15,15 +15,9 @@ import { describeBillingDay, type BillingFrequency } from '../domain/billing-sch
 import { AgreementSignupLink, SignupLinkStatus } from '../domain/signup-link.entity.js';
 import { AgreementLifecycle } from './agreement-lifecycle.js';
 
-export interface ClientInfo {
-  ipAddress: string;
-  userAgent: string;
-}
+export type { ClientInfo };
 
-export interface SignupOrganization {
-  name: string;
-  contactName: string | null;
-  contactEmail: string | null;
+export interface SignupOrganization extends LinkSender {
   locale: string;
   timeZone: string;
 }
@@ -52,8 +46,6 @@ export type SignupPage =
   | { type: 'done'; status: 200; organization: SignupOrganization; agreementName: string; methodLabel: string }
   | { type: 'refused'; status: number; organization: SignupOrganization; message: string; retry: boolean }
   | { type: 'unavailable'; status: 503 };
-
-const SESSION_SHAPE = /^[A-Za-z0-9_]{8,255}$/;
 
 const FREQUENCY_WORDS: Record<BillingFrequency, string> = {
   MONTHLY: 'every month',
@@ -159,11 +151,9 @@ export class AgreementSignupPages {
 
   /** GET /a/session/left?link=… — the customer left the gateway's page without saving anything. */
   async left(linkId: string): Promise<SignupPage> {
-    if (!isUuid(linkId)) return { type: 'left', status: 200, organization: null };
-    const em = this.orm.em.fork();
-    const link = await em.findOne(AgreementSignupLink, { id: linkId }, { filters: { tenant: false } });
-    if (!link) return { type: 'left', status: 200, organization: null };
-    scopeToTenant(em, link.organizationId);
+    const found = await findById(this.orm, AgreementSignupLink, linkId);
+    if (!found) return { type: 'left', status: 200, organization: null };
+    const { em, row: link } = found;
     const org = await this.directory.organization(em, link.organizationId);
     return { type: 'left', status: 200, organization: org ? await this.contactOf(em, org, link) : null };
   }
@@ -175,20 +165,12 @@ export class AgreementSignupPages {
    * the agreement is SIGNED with that method, and the office is notified in-app. A wallet refusal rolls it all back.
    */
   async complete(sessionId: string): Promise<SignupPage> {
-    if (!SESSION_SHAPE.test(sessionId)) return { type: 'unknown', status: 404 };
-    let session: SetupSession;
-    try {
-      session = await this.hostedSetup.readSession(sessionId);
-    } catch (error) {
-      if (error instanceof GatewayError && error.code === GatewayErrorCode.NOT_FOUND) return { type: 'unknown', status: 404 };
-      return this.failure(error, null);
-    }
-    if (!session.reference || !isUuid(session.reference)) return { type: 'unknown', status: 404 };
-    const em = this.orm.em.fork();
-    const link = await em.findOne(AgreementSignupLink, { id: session.reference }, { filters: { tenant: false } });
-    if (!link) return { type: 'unknown', status: 404 };
+    const back = await findReturnedSession(this.orm, AgreementSignupLink, sessionId, (id) => this.hostedSetup.readSession(id));
+    if (back.kind === 'unknown') return UNKNOWN_LINK;
+    if (back.kind === 'failed') return this.failure(back.error, null);
+    const { session, em, row: link } = back;
     const found = await this.scoped(em, link);
-    if (!found) return { type: 'unknown', status: 404 };
+    if (!found) return UNKNOWN_LINK;
 
     const closed = await this.closedPage(found);
     if (closed) {
@@ -244,17 +226,13 @@ export class AgreementSignupPages {
 
   // ---------------------------------------------------------------------------------------------------------------
 
-  private async resolve(token: string): Promise<Resolved | { type: 'unknown'; status: 404 }> {
-    if (!LINK_TOKEN_SHAPE.test(token)) return { type: 'unknown', status: 404 };
-    const em = this.orm.em.fork();
-    // The customer is not signed in: the hash of the token is the only key, across organizations (unique index).
-    const link = await em.findOne(AgreementSignupLink, { tokenHash: hashLinkToken(token) }, { filters: { tenant: false } });
-    if (!link) return { type: 'unknown', status: 404 };
-    return (await this.scoped(em, link)) ?? { type: 'unknown', status: 404 };
+  private async resolve(token: string): Promise<Resolved | typeof UNKNOWN_LINK> {
+    const found = await findByLinkToken(this.orm, AgreementSignupLink, token);
+    return (found && (await this.scoped(found.em, found.row))) ?? UNKNOWN_LINK;
   }
 
+  /** The link's agreement and organization (`em` is scoped to the link's organization already); null when gone. */
   private async scoped(em: EntityManager, link: AgreementSignupLink): Promise<Resolved | null> {
-    scopeToTenant(em, link.organizationId);
     const org = await this.directory.organization(em, link.organizationId);
     const agreement = await em.findOne(ServiceAgreement, { id: link.agreementId });
     if (!org || !agreement) return null;
@@ -311,11 +289,9 @@ export class AgreementSignupPages {
   }
 
   private failure(error: unknown, organization: SignupOrganization | null): SignupPage {
-    const unavailable =
-      (error instanceof ApplicationError && error.code === ErrorCode.SERVICE_UNAVAILABLE) || (error instanceof GatewayError && error.retryable);
-    if (unavailable) return { type: 'unavailable', status: 503 };
-    if (error instanceof ApplicationError && organization) return { type: 'refused', status: 409, organization, message: error.message, retry: false };
-    this.logger.error(`Agreement sign-up page failed: ${(error as Error).stack ?? String(error)}`);
+    const kind = hostedFailureKind(error);
+    if (kind === 'refused' && organization) return { type: 'refused', status: 409, organization, message: (error as Error).message, retry: false };
+    if (kind !== 'unavailable') this.logger.error(`Agreement sign-up page failed: ${(error as Error).stack ?? String(error)}`);
     return { type: 'unavailable', status: 503 };
   }
 }

@@ -1,5 +1,5 @@
-import { escapeHtml, formatWhen, hostedLayout } from '../../../platform/hosted-pages.js';
-import { frequencyWords, type SignupOrganization, type SignupPage } from '../application/signup.hosted-page.js';
+import { askForNewLink, escapeHtml, formatWhen, hostedErrorPages, hostedLayout } from '../../../platform/hosted-pages.js';
+import { frequencyWords, type SignupPage } from '../application/signup.hosted-page.js';
 
 /**
  * Server-side HTML of the agreement sign-up pages, in the hosted pages' shared look (src/platform/hosted-pages.ts): no
@@ -37,14 +37,6 @@ function day(date: string, locale: string): string {
   } catch {
     return date;
   }
-}
-
-function askForNew(org: SignupOrganization | null): string {
-  if (!org) return 'Please ask the business that sent you the link for a new one.';
-  const who = org.contactName
-    ? ` (${escapeHtml(org.contactName)}${org.contactEmail ? `, <a href="mailto:${escapeHtml(org.contactEmail)}">${escapeHtml(org.contactEmail)}</a>` : ''})`
-    : '';
-  return `Please ask <strong>${escapeHtml(org.name)}</strong>${who} to send you a new link.`;
 }
 
 export function renderSignupForm(p: Page<'form'>): string {
@@ -111,19 +103,7 @@ export function renderSignupClosed(p: Page<'closed'>): string {
     `<div class="card" id="link-closed" data-reason="${p.reason}">
 <h1>${title}</h1>
 <p>${what}</p>
-<p>${p.reason === 'USED' ? 'If you have questions about your agreement, contact them. ' : ''}${askForNew(p.organization)}</p>
-</div>`,
-  );
-}
-
-export function renderSignupUnknown(): string {
-  return layout(
-    'Link not found',
-    null,
-    `<div class="card" id="link-unknown">
-<h1>This link does not work</h1>
-<p>We could not find this link. It may be incomplete: try opening it again from the email or text message, or copy the whole address.</p>
-<p>${askForNew(null)}</p>
+<p>${p.reason === 'USED' ? 'If you have questions about your agreement, contact them. ' : ''}${askForNewLink(p.organization)}</p>
 </div>`,
   );
 }
@@ -163,30 +143,13 @@ export function renderSignupRefused(p: Page<'refused'>): string {
 <p>${
       p.retry
         ? `Nothing was charged. You can open the link from your email again and try another card or account, or contact ${escapeHtml(p.organization.name)}.`
-        : askForNew(p.organization)
+        : askForNewLink(p.organization)
     }</p>
 </div>`,
   );
 }
 
-export function renderSignupUnavailable(): string {
-  return layout(
-    'Please try again',
-    null,
-    `<div class="card" id="unavailable">
-<h1>Something went wrong on our side</h1>
-<p>The payment processor did not answer. Nothing was saved or charged. Please try again in a few minutes.</p>
-</div>`,
-  );
-}
-
-export function renderSignupTooMany(retryAfterSeconds: number): string {
-  return layout(
-    'Too many attempts',
-    null,
-    `<div class="card" id="rate-limited">
-<h1>Too many attempts</h1>
-<p>Too many links that do not exist were opened from your connection. Please wait ${Math.ceil(retryAfterSeconds / 60)} minutes and open your link again.</p>
-</div>`,
-  );
-}
+const errorPages = hostedErrorPages(layout, { link: 'link', askForNew: true, nothingDone: 'Nothing was saved or charged.' });
+export const renderSignupUnknown = errorPages.unknown;
+export const renderSignupUnavailable = errorPages.unavailable;
+export const renderSignupTooMany = errorPages.tooMany;

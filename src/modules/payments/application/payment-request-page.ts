@@ -1,11 +1,13 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { type EntityManager, LockMode, MikroORM, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
-import { ApplicationError, Clock, ErrorCode, isUuid } from '#libs/ddd/index.js';
+import { ApplicationError, Clock, ErrorCode } from '#libs/ddd/index.js';
 import { Money } from '#libs/money/index.js';
 import { scopeToTenant } from '#libs/tenancy/index.js';
 import { AppConfig } from '../../../config/index.js';
-import { GatewayError, GatewayErrorCode, type SetupSession } from '../../../infra/payment-gateway/index.js';
-import { hashLinkToken, LINK_TOKEN_SHAPE } from '../../../platform/hosted-pages.js';
+import type { SetupSession } from '../../../infra/payment-gateway/index.js';
+import type { ClientInfo } from '../../../platform/hosted-link-controller.js';
+import { findById, findByLinkToken, findReturnedSession, hostedFailureKind, UNKNOWN_LINK } from '../../../platform/hosted-link-lookup.js';
+import type { LinkSender } from '../../../platform/hosted-pages.js';
 import { CustomerDirectory, CustomerStatus } from '../../customers/index.js';
 import { IdentityDirectory } from '../../identity/index.js';
 import { installmentAttemptKey, Invoicing, InvoicingError, type InstallmentPreview } from '../../invoicing/index.js';
@@ -28,10 +30,7 @@ import type { PaymentSummary } from './payments.contract.js';
 import { type AttemptOutcome, payLinkChargeKey, PaymentRequestPayments } from './payment-request-payments.js';
 import { PAY_LINK_PURPOSE } from './payment-requests.use-case.js';
 
-export interface PayOrganization {
-  name: string;
-  contactName: string | null;
-  contactEmail: string | null;
+export interface PayOrganization extends LinkSender {
   locale: string;
   timeZone: string;
 }
@@ -45,10 +44,7 @@ export interface PayDetails {
   expiresAt: Date;
 }
 
-export interface ClientInfo {
-  ipAddress: string;
-  userAgent: string;
-}
+export type { ClientInfo };
 
 /** "Pay in 4" as offered on the page: the parts (the first due today) and the authorization the customer accepts. */
 export interface InstallmentsOffer {
@@ -93,8 +89,6 @@ export type PayPage =
   | { type: 'left'; status: 200; organization: PayOrganization | null }
   | { type: 'refused'; status: number; organization: PayOrganization; message: string }
   | { type: 'unavailable'; status: 503 };
-
-const SESSION_SHAPE = /^[A-Za-z0-9_]{8,255}$/;
 
 interface Resolved {
   em: EntityManager;
@@ -233,12 +227,8 @@ export class PayPages {
 
   /** GET /pay/session/left?request=… — the customer left the gateway's page without entering a card. */
   async left(requestId: string): Promise<PayPage> {
-    if (!isUuid(requestId)) return { type: 'left', status: 200, organization: null };
-    const em = this.orm.em.fork();
-    const request = await em.findOne(PaymentRequest, { id: requestId }, { filters: { tenant: false } });
-    if (!request) return { type: 'left', status: 200, organization: null };
-    scopeToTenant(em, request.organizationId);
-    return { type: 'left', status: 200, organization: await this.organizationOf(em, request) };
+    const found = await findById(this.orm, PaymentRequest, requestId);
+    return { type: 'left', status: 200, organization: found ? await this.organizationOf(found.em, found.row) : null };
   }
 
   /**
@@ -249,19 +239,10 @@ export class PayPages {
    * answer is a redirect to the link itself, which shows the outcome (receipt, or the reason and another try).
    */
   async complete(sessionId: string): Promise<PayPage> {
-    if (!SESSION_SHAPE.test(sessionId)) return { type: 'unknown', status: 404 };
-    let session: SetupSession;
-    try {
-      session = await this.hostedSetup.readSession(sessionId);
-    } catch (error) {
-      if (error instanceof GatewayError && error.code === GatewayErrorCode.NOT_FOUND) return { type: 'unknown', status: 404 };
-      return this.failure(error, null);
-    }
-    if (!session.reference || !isUuid(session.reference)) return { type: 'unknown', status: 404 };
-    const em = this.orm.em.fork();
-    const request = await em.findOne(PaymentRequest, { id: session.reference }, { filters: { tenant: false } });
-    if (!request) return { type: 'unknown', status: 404 };
-    scopeToTenant(em, request.organizationId);
+    const returned = await findReturnedSession(this.orm, PaymentRequest, sessionId, (id) => this.hostedSetup.readSession(id));
+    if (returned.kind === 'unknown') return UNKNOWN_LINK;
+    if (returned.kind === 'failed') return this.failure(returned.error, null);
+    const { session, em, row: request } = returned;
     const back: PayPage = { type: 'redirect', url: this.linkOf(request) };
     const organization = await this.organizationOf(em, request);
 
@@ -537,14 +518,10 @@ export class PayPages {
     };
   }
 
-  private async resolve(token: string): Promise<Resolved | { type: 'unknown'; status: 404 }> {
-    if (!LINK_TOKEN_SHAPE.test(token)) return { type: 'unknown', status: 404 };
-    const em = this.orm.em.fork();
-    // The customer is not signed in: the hash of the token is the only key, across organizations (unique index).
-    const request = await em.findOne(PaymentRequest, { tokenHash: hashLinkToken(token) }, { filters: { tenant: false } });
-    if (!request) return { type: 'unknown', status: 404 };
-    scopeToTenant(em, request.organizationId);
-    return { em, request, organization: await this.organizationOf(em, request) };
+  private async resolve(token: string): Promise<Resolved | typeof UNKNOWN_LINK> {
+    const found = await findByLinkToken(this.orm, PaymentRequest, token);
+    if (!found) return UNKNOWN_LINK;
+    return { em: found.em, request: found.row, organization: await this.organizationOf(found.em, found.row) };
   }
 
   private async reload(found: Resolved): Promise<Resolved> {
@@ -589,11 +566,9 @@ export class PayPages {
   }
 
   private failure(error: unknown, organization: PayOrganization | null): PayPage {
-    const unavailable =
-      (error instanceof ApplicationError && error.code === ErrorCode.SERVICE_UNAVAILABLE) || (error instanceof GatewayError && error.retryable);
-    if (unavailable) return { type: 'unavailable', status: 503 };
-    if (error instanceof ApplicationError && organization) return { type: 'refused', status: 409, organization, message: error.message };
-    this.logger.error(`Pay page failed: ${(error as Error).stack ?? String(error)}`);
+    const kind = hostedFailureKind(error);
+    if (kind === 'refused' && organization) return { type: 'refused', status: 409, organization, message: (error as Error).message };
+    if (kind !== 'unavailable') this.logger.error(`Pay page failed: ${(error as Error).stack ?? String(error)}`);
     return { type: 'unavailable', status: 503 };
   }
 }

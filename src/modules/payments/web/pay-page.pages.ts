@@ -1,4 +1,4 @@
-import { escapeHtml, formatWhen, hostedLayout } from '../../../platform/hosted-pages.js';
+import { askForNewLink, escapeHtml, formatWhen, hostedErrorPages, hostedLayout } from '../../../platform/hosted-pages.js';
 import type { PayDetails, PayOrganization, PayPage } from '../application/payment-request-page.js';
 
 /**
@@ -38,11 +38,7 @@ function layout(title: string, orgName: string | null, body: string): string {
 }
 
 function askForNew(org: PayOrganization | null): string {
-  if (!org) return 'Please ask the business that sent you the link for a new one.';
-  const who = org.contactName
-    ? ` (${escapeHtml(org.contactName)}${org.contactEmail ? `, <a href="mailto:${escapeHtml(org.contactEmail)}">${escapeHtml(org.contactEmail)}</a>` : ''})`
-    : '';
-  return `Please contact <strong>${escapeHtml(org.name)}</strong>${who} if you still need to pay: they can send you a new link.`;
+  return askForNewLink(org, (who) => `Please contact ${who} if you still need to pay: they can send you a new link.`);
 }
 
 function facts(d: PayDetails): string {
@@ -181,17 +177,6 @@ export function renderPayClosed(p: Page<'closed'>): string {
   );
 }
 
-export function renderPayUnknown(): string {
-  return layout(
-    'Link not found',
-    null,
-    `<div class="card" id="link-unknown">
-<h1>This link does not work</h1>
-<p>We could not find this payment link. It may be incomplete: try opening it again from the email or text message, or copy the whole address.</p>
-</div>`,
-  );
-}
-
 export function renderPayLeft(p: Page<'left'>): string {
   return layout(
     'Not paid yet',
@@ -215,24 +200,7 @@ export function renderPayRefused(p: Page<'refused'>): string {
   );
 }
 
-export function renderPayUnavailable(): string {
-  return layout(
-    'Please try again',
-    null,
-    `<div class="card" id="unavailable">
-<h1>Something went wrong on our side</h1>
-<p>The payment processor did not answer. Nothing was charged. Please try again in a few minutes.</p>
-</div>`,
-  );
-}
-
-export function renderPayTooMany(retryAfterSeconds: number): string {
-  return layout(
-    'Too many attempts',
-    null,
-    `<div class="card" id="rate-limited">
-<h1>Too many attempts</h1>
-<p>Too many links that do not exist were opened from your connection. Please wait ${Math.ceil(retryAfterSeconds / 60)} minutes and open your link again.</p>
-</div>`,
-  );
-}
+const errorPages = hostedErrorPages(layout, { link: 'payment link', askForNew: false, nothingDone: 'Nothing was charged.' });
+export const renderPayUnknown = errorPages.unknown;
+export const renderPayUnavailable = errorPages.unavailable;
+export const renderPayTooMany = errorPages.tooMany;

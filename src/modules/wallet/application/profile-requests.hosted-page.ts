@@ -1,10 +1,9 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { type EntityManager, LockMode, MikroORM } from '@mikro-orm/postgresql';
 import { Role } from '#libs/auth/index.js';
-import { ApplicationError, Clock, ErrorCode, type FieldProblem, isUuid, type PostalAddress } from '#libs/ddd/index.js';
-import { scopeToTenant } from '#libs/tenancy/index.js';
+import { ApplicationError, Clock, ErrorCode, type FieldProblem, type PostalAddress } from '#libs/ddd/index.js';
 import { AppConfig } from '../../../config/index.js';
-import { GatewayError, GatewayErrorCode, type GatewayMethodKind, PaymentGateway, type SetupSession } from '../../../infra/payment-gateway/index.js';
+import { type GatewayMethodKind, PaymentGateway, type SetupSession } from '../../../infra/payment-gateway/index.js';
 import { CustomerDirectory, type CustomerSnapshot, CustomerStatus } from '../../customers/index.js';
 import { IdentityDirectory, type OrganizationProfile } from '../../identity/index.js';
 import { Notifications } from '../../notifications/index.js';
@@ -12,7 +11,9 @@ import { ConsentSource, PaymentMethod, PaymentMethodKind, PaymentMethodStatus, S
 import { PaymentProfileRequest, ProfileRequestPurpose, ProfileRequestStatus } from '../domain/payment-profile-request.entity.js';
 import { WalletError } from '../wallet.error.js';
 import { ManagePaymentMethods } from './manage-payment-methods.use-case.js';
-import { hashLinkToken, LINK_TOKEN_SHAPE } from '../../../platform/hosted-pages.js';
+import type { ClientInfo } from '../../../platform/hosted-link-controller.js';
+import { findById, findByLinkToken, findReturnedSession, hostedFailureKind, UNKNOWN_LINK } from '../../../platform/hosted-link-lookup.js';
+import type { LinkSender } from '../../../platform/hosted-pages.js';
 import { CONSENT_WORDING, SavePaymentMethod } from './save-payment-method.use-case.js';
 import { WalletAccounts } from './wallet-accounts.js';
 
@@ -21,17 +22,10 @@ export const FORM_FIELDS = ['name', 'email', 'phone', 'line1', 'line2', 'city', 
 export type FormField = (typeof FORM_FIELDS)[number];
 export type FormValues = Record<FormField, string>;
 
-export interface ClientInfo {
-  ipAddress: string;
-  userAgent: string;
-}
+export type { ClientInfo };
 
 /** Who to ask for a new link: the organization, and the staff member who sent it when they are still active. */
-export interface OrganizationContact {
-  name: string;
-  contactName: string | null;
-  contactEmail: string | null;
-}
+export type OrganizationContact = LinkSender;
 
 /** What the hosted page shows. The controller turns each into HTML with its HTTP status. */
 export type HostedPage =
@@ -46,11 +40,6 @@ export type HostedPage =
   | { type: 'done'; status: 200; organization: OrganizationContact; methodLabel: string; replaced: string | null }
   | { type: 'refused'; status: number; organization: OrganizationContact; message: string; retry: boolean }
   | { type: 'unavailable'; status: 503 };
-
-/** A well-formed link token (32 bytes of base64url); anything else is not looked up at all. */
-const TOKEN_SHAPE = LINK_TOKEN_SHAPE;
-/** Gateway session ids: Stripe's `cs_live_…`/`cs_test_…` and the sandbox's. */
-const SESSION_SHAPE = /^[A-Za-z0-9_]{8,255}$/;
 
 class FormInvalid extends Error {
   constructor(readonly errors: Partial<Record<FormField | 'consent', string>>) {
@@ -174,11 +163,9 @@ export class ProfileRequestPages {
 
   /** GET /p/session/left?request=… — the customer left the gateway's page without saving anything. */
   async left(requestId: string): Promise<HostedPage> {
-    if (!isUuid(requestId)) return { type: 'left', status: 200, organization: null };
-    const em = this.orm.em.fork();
-    const request = await em.findOne(PaymentProfileRequest, { id: requestId }, { filters: { tenant: false } });
-    if (!request) return { type: 'left', status: 200, organization: null };
-    scopeToTenant(em, request.organizationId);
+    const found = await findById(this.orm, PaymentProfileRequest, requestId);
+    if (!found) return { type: 'left', status: 200, organization: null };
+    const { em, row: request } = found;
     const org = await this.directory.organization(em, request.organizationId);
     return { type: 'left', status: 200, organization: org ? await this.contactOf(em, org, request) : null };
   }
@@ -191,19 +178,10 @@ export class ProfileRequestPages {
    * are told. A wallet refusal rolls all of it back: the link still works for another try.
    */
   async complete(sessionId: string): Promise<HostedPage> {
-    if (!SESSION_SHAPE.test(sessionId)) return { type: 'unknown', status: 404 };
-    let session: SetupSession;
-    try {
-      session = await this.gateway.getSetupSession(sessionId);
-    } catch (error) {
-      if (error instanceof GatewayError && error.code === GatewayErrorCode.NOT_FOUND) return { type: 'unknown', status: 404 };
-      return this.failure(error, null);
-    }
-    if (!session.reference || !isUuid(session.reference)) return { type: 'unknown', status: 404 };
-    const em = this.orm.em.fork();
-    const request = await em.findOne(PaymentProfileRequest, { id: session.reference }, { filters: { tenant: false } });
-    if (!request) return { type: 'unknown', status: 404 };
-    scopeToTenant(em, request.organizationId);
+    const back = await findReturnedSession(this.orm, PaymentProfileRequest, sessionId, (id) => this.gateway.getSetupSession(id));
+    if (back.kind === 'unknown') return UNKNOWN_LINK;
+    if (back.kind === 'failed') return this.failure(back.error, null);
+    const { session, em, row: request } = back;
     const org = await this.directory.organization(em, request.organizationId);
     if (!org) return { type: 'unknown', status: 404 };
     const found: Resolved = { em, request, org, contact: await this.contactOf(em, org, request) };
@@ -297,15 +275,12 @@ export class ProfileRequestPages {
   // ---------------------------------------------------------------------------------------------------------------
 
   /** The request behind a token, on an EntityManager scoped to its organization; or the 404 page. */
-  private async resolve(token: string): Promise<Resolved | { type: 'unknown'; status: 404 }> {
-    if (!TOKEN_SHAPE.test(token)) return { type: 'unknown', status: 404 };
-    const em = this.orm.em.fork();
-    // The customer is not signed in: the hash of the token is the only key, across organizations (unique index).
-    const request = await em.findOne(PaymentProfileRequest, { tokenHash: hashLinkToken(token) }, { filters: { tenant: false } });
-    if (!request) return { type: 'unknown', status: 404 };
-    scopeToTenant(em, request.organizationId);
+  private async resolve(token: string): Promise<Resolved | typeof UNKNOWN_LINK> {
+    const found = await findByLinkToken(this.orm, PaymentProfileRequest, token);
+    if (!found) return UNKNOWN_LINK;
+    const { em, row: request } = found;
     const org = await this.directory.organization(em, request.organizationId);
-    if (!org) return { type: 'unknown', status: 404 };
+    if (!org) return UNKNOWN_LINK;
     return { em, request, org, contact: await this.contactOf(em, org, request) };
   }
 
@@ -390,13 +365,9 @@ export class ProfileRequestPages {
   }
 
   private failure(error: unknown, organization: OrganizationContact | null): HostedPage {
-    const unavailable =
-      (error instanceof ApplicationError && error.code === ErrorCode.SERVICE_UNAVAILABLE) || (error instanceof GatewayError && error.retryable);
-    if (unavailable) return { type: 'unavailable', status: 503 };
-    if (error instanceof ApplicationError && organization) {
-      return { type: 'refused', status: 409, organization, message: error.message, retry: false };
-    }
-    this.logger.error(`Hosted payment profile page failed: ${(error as Error).stack ?? String(error)}`);
+    const kind = hostedFailureKind(error);
+    if (kind === 'refused' && organization) return { type: 'refused', status: 409, organization, message: (error as Error).message, retry: false };
+    if (kind !== 'unavailable') this.logger.error(`Hosted payment profile page failed: ${(error as Error).stack ?? String(error)}`);
     return { type: 'unavailable', status: 503 };
   }
 }

@@ -1,5 +1,5 @@
-import { escapeHtml, formatWhen, hostedLayout } from '../../../platform/hosted-pages.js';
-import type { FormField, HostedPage, OrganizationContact } from '../application/profile-requests.hosted-page.js';
+import { askForNewLink, escapeHtml, formatWhen, hostedErrorPages, hostedLayout } from '../../../platform/hosted-pages.js';
+import type { FormField, HostedPage } from '../application/profile-requests.hosted-page.js';
 import { PaymentMethodKind } from '../domain/payment-method.entity.js';
 import { ProfileRequestPurpose } from '../domain/payment-profile-request.entity.js';
 
@@ -25,15 +25,6 @@ function layout(title: string, orgName: string | null, body: string): string {
 }
 
 const when = formatWhen;
-
-/** "ask Acme Pools (Olive Owner, olive@acme.test) for a new link". */
-function askForNew(org: OrganizationContact | null): string {
-  if (!org) return 'Please ask the business that sent you the link for a new one.';
-  const who = org.contactName
-    ? ` (${escapeHtml(org.contactName)}${org.contactEmail ? `, <a href="mailto:${escapeHtml(org.contactEmail)}">${escapeHtml(org.contactEmail)}</a>` : ''})`
-    : '';
-  return `Please ask <strong>${escapeHtml(org.name)}</strong>${who} to send you a new link.`;
-}
 
 const LABELS: Record<FormField | 'consent', string> = {
   name: 'Full name',
@@ -142,19 +133,7 @@ export function renderClosed(p: Page<'closed'>): string {
     `<div class="card" id="link-closed" data-reason="${p.reason}">
 <h1>${title}</h1>
 <p>${what}</p>
-<p>${p.reason === 'COMPLETED' ? 'If you need to add another payment method, p' : 'P'}${askForNew(p.organization).slice(1)}</p>
-</div>`,
-  );
-}
-
-export function renderUnknown(): string {
-  return layout(
-    'Link not found',
-    null,
-    `<div class="card" id="link-unknown">
-<h1>This link does not work</h1>
-<p>We could not find this link. It may be incomplete: try opening it again from the email or text message, or copy the whole address.</p>
-<p>${askForNew(null)}</p>
+<p>${p.reason === 'COMPLETED' ? 'If you need to add another payment method, p' : 'P'}${askForNewLink(p.organization).slice(1)}</p>
 </div>`,
   );
 }
@@ -197,30 +176,13 @@ export function renderRefused(p: Page<'refused'>): string {
         ? 'Nothing was charged. You can open the link from your email or text message again and try another card or account, or contact ' +
           escapeHtml(p.organization.name) +
           '.'
-        : askForNew(p.organization)
+        : askForNewLink(p.organization)
     }</p>
 </div>`,
   );
 }
 
-export function renderUnavailable(): string {
-  return layout(
-    'Please try again',
-    null,
-    `<div class="card" id="unavailable">
-<h1>Something went wrong on our side</h1>
-<p>The payment processor did not answer. Nothing was saved or charged. Please try again in a few minutes.</p>
-</div>`,
-  );
-}
-
-export function renderTooMany(retryAfterSeconds: number): string {
-  return layout(
-    'Too many attempts',
-    null,
-    `<div class="card" id="rate-limited">
-<h1>Too many attempts</h1>
-<p>Too many links that do not exist were opened from your connection. Please wait ${Math.ceil(retryAfterSeconds / 60)} minutes and open your link again.</p>
-</div>`,
-  );
-}
+const errorPages = hostedErrorPages(layout, { link: 'link', askForNew: true, nothingDone: 'Nothing was saved or charged.' });
+export const renderUnknown = errorPages.unknown;
+export const renderUnavailable = errorPages.unavailable;
+export const renderTooMany = errorPages.tooMany;
