@@ -104,6 +104,40 @@ describe('customers: search and filters', () => {
   const zeds = () => Object.entries(id).filter(([k]) => k.startsWith('zed')).sort(([, a], [, b]) => (a < b ? -1 : 1)).map(([k]) => k);
   const sorted = (keys: string[]) => [...keys].sort();
 
+  it('shows each customer in the list exactly as customer(id) does, every field; the page is the same without totalCount', async () => {
+    const FIELDS = `id name email phone externalReference notes tags status marketingOptOut archivedAt createdAt updatedAt
+      hasCard hasBankAccount hasConsent cardExpiresOn balanceOwed oldestUnpaidDueDate
+      billingAddress { line1 line2 city region postalCode country } serviceAddresses { label address { line1 city postalCode country } }`;
+    const all = { status: ['ACTIVE', 'INACTIVE', 'ARCHIVED'] };
+    await withEm((em) =>
+      t.app.get(CustomerDirectory).recordBalanceSummary(em, id.gus!, { balanceOwed: 12_345n, currency: 'USD', oldestUnpaidDueDate: '2025-12-01' }),
+    );
+    await client.ok(`mutation($id: ID!, $i: UpdateCustomerInput!) { updateCustomer(id: $id, input: $i) { id } }`, {
+      id: id.gus,
+      i: {
+        billingAddress: { line1: '1 Gus St', city: 'Laval', region: 'QC', postalCode: 'H7N 1A1', country: 'CA' },
+        serviceAddresses: [{ label: 'Pool', address: { line1: '2 Gus St', city: 'Laval', postalCode: 'H7N 1A2', country: 'CA' } }],
+      },
+    });
+    const page: any = (
+      await client.ok(`query($f: CustomerFilterInput) { customers(filter: $f, first: 20) { totalCount nodes { ${FIELDS} } } }`, { f: all })
+    ).customers;
+    expect(page.nodes).toHaveLength(page.totalCount);
+    // The dates, the balance summary and the addresses are among what is compared.
+    expect(page.nodes.some((n: any) => n.cardExpiresOn !== null && n.archivedAt === null)).toBe(true);
+    expect(page.nodes.some((n: any) => n.archivedAt !== null)).toBe(true);
+    expect(page.nodes.some((n: any) => n.oldestUnpaidDueDate !== null && n.balanceOwed > 0)).toBe(true);
+    expect(page.nodes.some((n: any) => n.billingAddress !== null)).toBe(true);
+    for (const node of page.nodes) {
+      expect(node).toEqual((await client.ok(`query($id: ID!) { customer(id: $id) { ${FIELDS} } }`, { id: node.id })).customer);
+    }
+    const bare: any = (
+      await client.ok(`query($f: CustomerFilterInput) { customers(filter: $f, first: 3) { ...on CustomerConnection { nodes { id } pageInfo { hasNextPage endCursor } } } }`, { f: all })
+    ).customers;
+    expect(bare.nodes.map((n: any) => n.id)).toEqual(page.nodes.slice(0, 3).map((n: any) => n.id));
+    expect(bare.pageInfo.hasNextPage).toBe(true);
+  });
+
   it('lists active and inactive customers A to Z, case and accents folded, equal names by id; archived ones are hidden', async () => {
     expect(await list()).toEqual(['alice', 'bob', 'chloe', 'dan', 'eric', 'gus', ...zeds()]);
   });

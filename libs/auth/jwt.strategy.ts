@@ -1,3 +1,4 @@
+import { createSecretKey } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import { ExtractJwt, Strategy } from 'passport-jwt';
@@ -12,7 +13,9 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
   ) {
     super({
       jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
-      secretOrKey: secret,
+      // A KeyObject, made once: given the string, jsonwebtoken tries createPublicKey (which throws) and then
+      // createSecretKey on every request (bench/README.md, GraphQL reads).
+      secretOrKey: createSecretKey(Buffer.from(secret)) as unknown as string,
       algorithms: ['HS256'],
       ignoreExpiration: false,
     });

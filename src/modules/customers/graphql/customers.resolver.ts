@@ -1,10 +1,11 @@
 import { ParseUUIDPipe } from '@nestjs/common';
-import { Args, Context, ID, Mutation, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
+import { Args, Context, ID, Info, Mutation, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
+import { type GraphQLResolveInfo, Kind, type SelectionSetNode } from 'graphql';
 import { EntityManager } from '@mikro-orm/postgresql';
 import { Authenticated, CurrentUser, type Principal, Role, Roles } from '#libs/auth/index.js';
 import type { GraphQLContext } from '../../../graphql/loaders.js';
-import { connectionComplexity, paginate, type Connection } from '../../../graphql/pagination.js';
-import { CUSTOMER_ORDER, CustomerSearch } from '../application/customer-search.js';
+import { connectionComplexity, type Connection } from '../../../graphql/pagination.js';
+import { CustomerSearch } from '../application/customer-search.js';
 import { ManageCustomers } from '../application/manage-customers.use-case.js';
 import { ManageMembers } from '../application/manage-members.use-case.js';
 import { CustomerError } from '../customer.error.js';
@@ -17,6 +18,7 @@ import {
   UpdateCustomerInput,
   UpdateCustomerMemberInput,
 } from './customer.inputs.js';
+import { customerPage } from './customer-list.js';
 import { CustomerConnection, CustomerMemberView, CustomerView } from './customer.types.js';
 
 /** Archiving hides a customer from lists and from mass charging: not for STAFF. */
@@ -40,11 +42,9 @@ export class CustomersResolver {
     description: "The organization's customers matching the filter, A to Z by name (archived ones only when asked for)",
     complexity: connectionComplexity,
   })
-  async customers(@Args() args: CustomersArgs): Promise<Connection<CustomerView>> {
+  async customers(@Args() args: CustomersArgs, @Info() info: GraphQLResolveInfo): Promise<Connection<CustomerView>> {
     const where = await this.search.where(this.em, args.filter ?? {});
-    const page = await paginate(this.em, Customer, where, args, CUSTOMER_ORDER);
-    const nodes = page.nodes.map(CustomerView.from);
-    return { ...page, nodes, edges: page.edges.map((e, i) => ({ cursor: e.cursor, node: nodes[i]! })) };
+    return customerPage(this.em, where, args, { totalCount: selects(info, 'totalCount'), edges: selects(info, 'edges') });
   }
 
   @Authenticated()
@@ -126,4 +126,18 @@ export class CustomersResolver {
       })
       .load(customer.id);
   }
+}
+
+/** Whether the field being resolved selects `name` directly (through fragments too). */
+function selects(info: GraphQLResolveInfo, name: string): boolean {
+  const seen = new Set<string>();
+  const walk = (set: SelectionSetNode | undefined): boolean =>
+    (set?.selections ?? []).some((s) => {
+      if (s.kind === Kind.FIELD) return s.name.value === name;
+      if (s.kind === Kind.INLINE_FRAGMENT) return walk(s.selectionSet);
+      if (seen.has(s.name.value)) return false;
+      seen.add(s.name.value);
+      return walk(info.fragments[s.name.value]?.selectionSet);
+    });
+  return info.fieldNodes.some((f) => walk(f.selectionSet));
 }

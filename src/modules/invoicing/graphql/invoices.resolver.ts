@@ -2,14 +2,18 @@ import { ParseUUIDPipe } from '@nestjs/common';
 import { Args, Context, ID, Mutation, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
 import { EntityManager, type FilterQuery } from '@mikro-orm/postgresql';
 import { Authenticated, CurrentUser, type Principal, Role, Roles } from '#libs/auth/index.js';
-import { byKeys, type GraphQLContext } from '../../../graphql/loaders.js';
+import { Clock } from '#libs/ddd/index.js';
+import { currentTenant } from '#libs/tenancy/index.js';
+import { byKeys, type GraphQLContext, organizationOnce } from '../../../graphql/loaders.js';
 import { connectionComplexity, paginate, type Connection } from '../../../graphql/pagination.js';
 import { CustomerDirectory, CustomerView } from '../../customers/index.js';
+import { IdentityDirectory } from '../../identity/index.js';
 import { CustomerBalances } from '../application/customer-balances.js';
 import { Invoices } from '../application/invoices.use-case.js';
 import { OrganizationContext, type InvoicingContextValue } from '../application/organization-context.js';
 import { InvoiceLine } from '../domain/invoice-line.entity.js';
 import { Invoice, UNPAID_STATUSES } from '../domain/invoice.entity.js';
+import { dateIn } from '../domain/calendar.js';
 import { InvoicingError } from '../invoicing.error.js';
 import {
   CreateInvoiceInput,
@@ -134,15 +138,21 @@ export class CustomerBalanceResolver {
   constructor(
     private readonly em: EntityManager,
     private readonly balances: CustomerBalances,
-    private readonly context: OrganizationContext,
+    private readonly identity: IdentityDirectory,
+    private readonly clock: Clock,
   ) {}
 
   @ResolveField(() => CustomerBalanceView, { description: 'What the customer owes, is overdue, and has in credit or unallocated payments' })
   async balance(@Parent() customer: CustomerView, @Context() ctx: GraphQLContext): Promise<CustomerBalanceView> {
-    // One statement for a page of customers (and the organization read once), not one per customer.
+    // One statement for a page of customers, not one per customer; the organization is read once per request, shared
+    // with the other Customer fields that need it (ORGANIZATION_LOADER).
     const loader = ctx.loaders.get<string, CustomerBalanceView>('invoicing.customerBalance', async (ids) => {
-      const org = await this.context.of(this.em);
-      const balances = await this.balances.computeMany(this.em, ids, org.currency, org.today);
+      const id = currentTenant(this.em);
+      if (!id) throw new Error('Invoicing needs a tenant-scoped EntityManager');
+      const org = await organizationOnce(ctx, this.identity, this.em, id);
+      if (!org) throw new Error(`Organization ${id} does not exist`);
+      const today = dateIn(this.clock.now(), org.timeZone);
+      const balances = await this.balances.computeMany(this.em, ids, org.currency, today);
       return ids.map((id) => {
         const b = balances.get(id);
         return b ? CustomerBalanceView.from(b, org.locale) : new Error(`No balance computed for customer ${id}`);

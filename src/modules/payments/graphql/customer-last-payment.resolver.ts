@@ -2,7 +2,7 @@ import { Context, Parent, ResolveField, Resolver } from '@nestjs/graphql';
 import { EntityManager } from '@mikro-orm/postgresql';
 import type { Principal, Role } from '#libs/auth/index.js';
 import { currentTenant } from '#libs/tenancy/index.js';
-import type { GraphQLContext } from '../../../graphql/loaders.js';
+import { type GraphQLContext, organizationOnce } from '../../../graphql/loaders.js';
 import { CustomerView } from '../../customers/index.js';
 import { IdentityDirectory } from '../../identity/index.js';
 import { Payment } from '../domain/payment.entity.js';
@@ -45,7 +45,7 @@ export class CustomerLastPaymentResolver {
                                   order by p.created_at desc, p.id desc limit 1) p`,
           takenBy === null ? [[...new Set(ids)], org] : [[...new Set(ids)], org, takenBy],
         ),
-        this.identity.organization(this.em, org),
+        organizationOnce(ctx, this.identity, this.em, org),
       ]);
       const locale = profile?.locale ?? 'en-US';
       // Read-only rows for a view: not hydrated into the request's identity map (em.map cost more than the query).
@@ -86,7 +86,8 @@ const dateOf = (v: Date | string | null): Date | null => (v === null ? null : v 
 
 /** The fields PaymentView reads, on an unmanaged Payment (never flushed: this is a read). */
 function paymentOf(r: PaymentRow): Payment {
-  return Object.assign(new Payment(), {
+  // Own properties first, then the prototype: `new Payment()` would run MikroORM's accessor of every property.
+  return Object.setPrototypeOf({
     id: r.id,
     customerId: r.customer_id,
     status: r.status,
@@ -110,5 +111,5 @@ function paymentOf(r: PaymentRow): Payment {
     createdAt: dateOf(r.created_at)!,
     succeededAt: dateOf(r.succeeded_at),
     failedAt: dateOf(r.failed_at),
-  });
+  }, Payment.prototype) as Payment;
 }

@@ -18,12 +18,19 @@ export class CustomerWalletResolver {
   async paymentMethods(@Parent() customer: CustomerView, @Context() ctx: GraphQLContext): Promise<PaymentMethodView[]> {
     const methods = await ctx.loaders
       .get<string, PaymentMethod[]>('activePaymentMethodsByCustomer', async (ids) => {
-        const rows = await this.em.find(
-          PaymentMethod,
-          { customerId: { $in: [...ids] }, status: PaymentMethodStatus.ACTIVE },
-          { orderBy: { isDefault: 'desc', createdAt: 'desc', id: 'desc' } },
-        );
-        return ids.map((id) => rows.filter((r) => r.customerId === id));
+        // Read-only rows for views, not entities: no hydration and nothing in the request's identity map. Each row gets
+        // PaymentMethod's prototype (for label(), expiresOn()) after its own properties are set, so MikroORM's property
+        // accessors on the prototype are never run.
+        const qb = this.em
+          .createQueryBuilder(PaymentMethod, 'm')
+          .select('*')
+          .where({ customerId: { $in: [...new Set(ids)] }, status: PaymentMethodStatus.ACTIVE })
+          .orderBy({ isDefault: 'desc', createdAt: 'desc', id: 'desc' });
+        await qb.applyFilters();
+        const rows = ((await qb.execute('all', true)) as object[]).map((r) => Object.setPrototypeOf(r, PaymentMethod.prototype) as PaymentMethod);
+        const byCustomer = new Map<string, PaymentMethod[]>(ids.map((id) => [id, []]));
+        for (const row of rows) byCustomer.get(row.customerId)?.push(row);
+        return ids.map((id) => byCustomer.get(id) ?? []);
       })
       .load(customer.id);
     const now = this.clock.now();
