@@ -21,7 +21,13 @@ declare module 'autocannon' {
     connections?: number;
     duration?: number;
     headers?: Record<string, string>;
-    requests?: { method?: string; path?: string; body?: string; setupRequest?: (req: object) => object }[];
+    requests?: {
+      method?: string;
+      path?: string;
+      body?: string;
+      setupRequest?: (req: object) => object;
+      onResponse?: (status: number, body: string, context: object, headers: Record<string, string>) => void;
+    }[];
   }
   function autocannon(options: Options): Promise<Result>;
   export default autocannon;

@@ -348,7 +348,10 @@ async function baselineServer(): Promise<void> {
 // ---------------------------------------------------------------------------------------------------- bench
 interface Run {
   label: string;
-  target: 'app' | 'baseline';
+  /** app: the uncached path (GRAPHQL_READ_CACHE=off); app+cache: the read cache on; app+cache+writes: and a write every 100 ms. */
+  target: 'app' | 'baseline' | 'app+cache' | 'app+cache+writes';
+  /** Share of answers served from memory — cached (hit) or shared with an identical running miss — for the cached runs. */
+  hitRatio?: number;
   rps: number;
   p50: number;
   p975: number;
@@ -412,7 +415,7 @@ function stop(child: ChildProcess | undefined): Promise<void> {
 /** Top self time of a .cpuprofile, by function and by package/area. */
 function summarizeProfile(file: string): string[] {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as {
-    nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
+    nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }[];
     samples: number[];
     timeDeltas: number[];
   };
@@ -435,7 +438,28 @@ function summarizeProfile(file: string): string[] {
     fn.set(key, (fn.get(key) ?? 0) + us);
   }
   const pct = (us: number) => `${((us / total) * 100).toFixed(1)}%`;
+  // Who calls the socket writes (native frames have no url): the nearest caller that is a package or the app's code.
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const writers = new Map<string, number>();
+  for (const [id, us] of self) {
+    if (!['writeBuffer', 'writev', 'writeUtf8String'].includes(byId.get(id)!.callFrame.functionName)) continue;
+    let at = parent.get(id);
+    const chain: string[] = [];
+    while (at !== undefined && chain.length < 3) {
+      const { url, functionName } = byId.get(at)!.callFrame;
+      const rel = url.replace(/^file:\/\//, '').replace(`${ROOT}/`, '').replace(/^.*?\/node_modules\//, 'node_modules/');
+      if (rel.startsWith('node_modules/') || rel.startsWith('dist/')) chain.push(`${functionName || '(anonymous)'} ${rel.split('/').slice(0, 4).join('/')}`);
+      at = parent.get(at);
+    }
+    const key = chain.join(' ← ') || '(no JS caller)';
+    writers.set(key, (writers.get(key) ?? 0) + us);
+  }
   return [
+    '| socket writes (writeBuffer, writev), by caller | share |',
+    '|---|--:|',
+    ...[...writers.entries()].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([k, v]) => `| \`${k.replace(/\|/g, '\\|')}\` | ${pct(v)} |`),
+    '',
     '| area (self time) | share |',
     '|---|--:|',
     ...[...area.entries()].sort((a, b) => b[1] - a[1]).slice(0, 20).map(([k, v]) => `| ${k} | ${pct(v)} |`),
@@ -455,9 +479,10 @@ async function main(): Promise<void> {
   const PROFILE = Boolean(process.env.BENCH_PROFILE);
   const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
   const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
-  const DB_NAME = 'settle_bench_graphql';
-  const APP_PORT = 3917;
-  const BASE_PORT = 3918;
+  // BENCH_DB_NAME / BENCH_PORT: to run two copies of the bench side by side on a shared machine.
+  const DB_NAME = process.env.BENCH_DB_NAME ?? 'settle_bench_graphql';
+  const APP_PORT = Number(process.env.BENCH_PORT ?? 3917);
+  const BASE_PORT = APP_PORT + 1;
   const secret = randomBytes(32).toString('hex');
   const { default: autocannon } = await import('autocannon');
   const { checkMigrations } = await import('../src/infra/database/migrations.js');
@@ -499,7 +524,8 @@ async function main(): Promise<void> {
 
     // The app, as production runs it (role api), with the statement counter imported first.
     mkdirSync(profileDir, { recursive: true });
-    app = spawn(
+    // The uncached path first (GRAPHQL_READ_CACHE=off); the read cache is measured afterwards in an app of its own.
+    const spawnApp = (port: number, readCache: 'on' | 'off') => spawn(
       process.execPath,
       [...(PROFILE ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []), '--import', pathToFileURL(SELF).href, path.join(ROOT, 'dist/src/main.js')],
       {
@@ -509,9 +535,10 @@ async function main(): Promise<void> {
           BENCH_GRAPHQL_ROLE: 'count',
           NODE_ENV: 'production',
           SETTLE_ROLE: 'api',
+          GRAPHQL_READ_CACHE: readCache,
           HOST: '127.0.0.1',
-          PORT: String(APP_PORT),
-          PUBLIC_URL: `http://127.0.0.1:${APP_PORT}`,
+          PORT: String(port),
+          PUBLIC_URL: `http://127.0.0.1:${port}`,
           DATABASE_URL: dbUrl,
           REDIS_URL,
           JWT_SECRET: secret,
@@ -522,6 +549,7 @@ async function main(): Promise<void> {
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       },
     );
+    app = spawnApp(APP_PORT, 'off');
     baseline = spawn(process.execPath, [SELF, '--baseline-server'], {
       cwd: ROOT,
       env: { ...process.env, BENCH_BASELINE_PORT: String(BASE_PORT), BENCH_BASELINE_DB: dbUrl, JWT_SECRET: secret },
@@ -569,33 +597,65 @@ async function main(): Promise<void> {
       Invoice: () => ({ body: bodyOf('Invoice', INVOICE_QUERY, { id: invoiceIds[next++ % invoiceIds.length] }) }),
     };
     const runs: Run[] = [];
-    const measure = async (label: keyof typeof targets, target: 'app' | 'baseline', duration: number) => {
+    const cacheHeaders = new Map<string, number>();
+    const measure = async (label: keyof typeof targets, target: Run['target'], duration: number) => {
       const make = targets[label];
+      cacheHeaders.clear();
       const result = await autocannon({
-        url: target === 'app' ? appUrl : baseUrl,
+        url: target === 'app' ? appUrl : target === 'baseline' ? baseUrl : cachedUrl,
         connections: CONNECTIONS,
         duration,
         headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-        requests: [{ method: 'POST', setupRequest: (req: object) => ({ ...req, ...make() }) }],
+        requests: [{
+          method: 'POST',
+          setupRequest: (req: object) => ({ ...req, ...make() }),
+          onResponse: (_status: number, _body: string, _context: object, headers: Record<string, string>) => {
+            const outcome = headers['x-settle-read-cache'] ?? 'none';
+            cacheHeaders.set(outcome, (cacheHeaders.get(outcome) ?? 0) + 1);
+          },
+        }],
       });
       return result;
     };
+    const CACHED_PORT = APP_PORT + 2;
+    const cachedUrl = `http://127.0.0.1:${CACHED_PORT}/graphql`;
+    const WITH_CACHE = !process.argv.includes('--no-cache');
     const only = option('only', 'app,baseline').split(',');
     const queries = option('queries', 'CustomersPage,Invoice').split(',');
-    for (const target of (['app', 'baseline'] as const).filter((t) => only.includes(t))) {
+    let cached: ChildProcess | undefined;
+    const targetList: Run['target'][] = [
+      ...(['app', 'baseline'] as const).filter((t) => only.includes(t)),
+      ...(WITH_CACHE && only.includes('app') ? (['app+cache', 'app+cache+writes'] as const) : []),
+    ];
+    for (const target of targetList) {
+      if (target === 'app+cache' && !cached) {
+        // The read cache on: a second app process (the first one stays up for the statement counts and the final check).
+        cached = spawnApp(CACHED_PORT, 'on');
+        await waitFor(`http://127.0.0.1:${CACHED_PORT}/health`, cached, 90);
+      }
+      // The writes variant: a customer updated every 100 ms in the same organization, by another connection (as the
+      // worker writes); each commit's notification drops the organization's cached answers.
+      let writes = 0;
+      const writer = target === 'app+cache+writes'
+        ? setInterval(() => {
+            void db.query(`update customer set updated_at = now() where id = (select id from customer where organization_id = $1 order by created_at offset $2 limit 1)`, [org, writes++ % 50]);
+          }, 100)
+        : undefined;
       for (const label of (['CustomersPage', 'Invoice'] as const).filter((q) => queries.includes(q))) {
         await measure(label, target, WARMUP);
         const load1 = os.loadavg()[0]!;
-        const server = (target === 'app' ? app : baseline)!.pid!;
+        const server = (target === 'app' ? app : target === 'baseline' ? baseline : cached)!.pid!;
         const backends = (await db.query(`select pid from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()`, [DB_NAME])).rows.map((r: { pid: number }) => r.pid);
         const cpu0 = cpuTime(server);
         const pg0 = backends.map(cpuTime);
         const r = await measure(label, target, DURATION);
         const cpuMs = (cpuTime(server) - cpu0) / r.requests.total;
         const pgCpuMs = backends.reduce((sum, pid, i) => sum + Math.max(0, cpuTime(pid) - pg0[i]!), 0) / r.requests.total;
+        const answered = [...cacheHeaders.values()].reduce((a, b) => a + b, 0);
         runs.push({
           label,
           target,
+          ...(target.startsWith('app+cache') ? { hitRatio: ((cacheHeaders.get('hit') ?? 0) + (cacheHeaders.get('shared') ?? 0)) / Math.max(1, answered) } : {}),
           rps: r.requests.average,
           p50: r.latency.p50,
           p975: r.latency.p97_5,
@@ -610,10 +670,16 @@ async function main(): Promise<void> {
         });
         console.log(
           `${target} ${label}: ${Math.round(r.requests.average)} req/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, non-2xx ${r.non2xx}, errors ${r.errors}, ` +
-            `CPU ${cpuMs.toFixed(2)} ms/request (PostgreSQL ${pgCpuMs.toFixed(2)}), load ${load1.toFixed(2)}`,
+            `CPU ${cpuMs.toFixed(2)} ms/request (PostgreSQL ${pgCpuMs.toFixed(2)}), load ${load1.toFixed(2)}` +
+            (target.startsWith('app+cache') ? `, read cache ${JSON.stringify(Object.fromEntries(cacheHeaders))}` : ''),
         );
       }
+      if (writer) {
+        clearInterval(writer);
+        console.log(`${target}: ${writes} writes during the runs`);
+      }
     }
+    await stop(cached);
     // Still the same answer after the load (nothing degraded into errors).
     const after = await post(appUrl, token, 'CustomersPage', PAGE_QUERY, { first: PAGE_SIZE });
     if (after.status !== 200 || after.body.errors) throw new Error(`after the load the app answered ${after.status}: ${JSON.stringify(after.body).slice(0, 500)}`);
@@ -628,7 +694,7 @@ async function main(): Promise<void> {
       ({ label, target, rps: NaN, p50: NaN, p975: NaN, p99: NaN, max: NaN, total: 0, errors: 0, non2xx: 0, load: [NaN, NaN], cpuMs: NaN, pgCpuMs: NaN } as Run);
     const ms = (v: number) => (v < 10 ? v.toFixed(1) : Math.round(v).toString());
     const row = (r: Run, base?: Run) =>
-      `| ${r.label === 'CustomersPage' ? 'page of 50 customers' : 'one invoice'} | ${r.target} | **${Math.round(r.rps).toLocaleString('en-US')}** | ${ms(r.p50)} | ${ms(r.p975)} | ${ms(r.p99)} | ${ms(r.max)} | ` +
+      `| ${r.label === 'CustomersPage' ? 'page of 50 customers' : 'one invoice'} | ${r.target}${r.hitRatio === undefined ? '' : ` (${(r.hitRatio * 100).toFixed(0)}% from memory)`} | **${Math.round(r.rps).toLocaleString('en-US')}** | ${ms(r.p50)} | ${ms(r.p975)} | ${ms(r.p99)} | ${ms(r.max)} | ` +
       `${r.total.toLocaleString('en-US')} | ${r.errors} / ${r.non2xx} | ${r.cpuMs.toFixed(2)} | ${r.pgCpuMs.toFixed(2)} | ${r.load[0].toFixed(2)} → ${r.load[1].toFixed(2)} | ` +
       `${base ? `${(r.rps / base.rps).toFixed(2)}× | ${(r.cpuMs / base.cpuMs).toFixed(1)}×` : ' | '} |`;
     const page = find('CustomersPage', 'app');
@@ -650,11 +716,26 @@ async function main(): Promise<void> {
       row(find('CustomersPage', 'baseline')),
       row(find('Invoice', 'app'), find('Invoice', 'baseline')),
       row(find('Invoice', 'baseline')),
+      ...(WITH_CACHE
+        ? (['app+cache', 'app+cache+writes'] as const).flatMap((target) =>
+            (['CustomersPage', 'Invoice'] as const).filter((q) => queries.includes(q)).map((label) => row(find(label, target), find(label, 'baseline'))))
+        : []),
       '',
+      ...(WITH_CACHE
+        ? ['`app` is the uncached path (GRAPHQL_READ_CACHE=off). `app+cache`: the GraphQL read cache on (README, Read cache); `app+cache+writes`: the same ' +
+           'with a customer of the organization updated every 100 ms by another connection, each commit dropping the organization\'s cached answers; ' +
+           '"from memory" is the share of answers served from the cache or shared with an identical request already computing it (x-settle-read-cache: hit or shared; the console line has the counts). `--no-cache` skips the cached runs.', '']
+        : []),
       `SQL statements per request (app): page ${perRequest.CustomersPage}, invoice ${perRequest.Invoice} (baseline: 1 each).`,
       '',
       `First target (page query: at least 1,500 req/s with p99 under 50 ms): **${page.rps >= 1500 && page.p99 < 50 ? 'reached' : 'not reached'}** ` +
         `(${Math.round(page.rps).toLocaleString('en-US')} req/s, p99 ${ms(page.p99)} ms).`,
+      ...(WITH_CACHE
+        ? (['app+cache', 'app+cache+writes'] as const).map((target) => {
+            const r = find('CustomersPage', target);
+            return `With the read cache (${target}): **${r.rps >= 1500 && r.p99 < 50 ? 'reached' : 'not reached'}** (${Math.round(r.rps).toLocaleString('en-US')} req/s, p99 ${ms(r.p99)} ms, ${((r.hitRatio ?? 0) * 100).toFixed(0)}% from memory).`;
+          })
+        : []),
       '',
       '```graphql',
       PAGE_QUERY,

@@ -31,7 +31,13 @@ describe('loadConfig', () => {
     expect(config.runsApi && config.runsWorker).toBe(true);
     expect(config.http.port).toBe(3000);
     expect(config.http.publicUrl).toBe('http://localhost:3000');
-    expect(config.graphql).toEqual({ maxDepth: 10, maxComplexity: 1000, maxBatch: 10, introspection: true });
+    expect(config.graphql).toEqual({
+      maxDepth: 10,
+      maxComplexity: 1000,
+      maxBatch: 10,
+      introspection: true,
+      readCache: { enabled: true, maxEntries: 10_000, maxBytes: 64 * 1024 * 1024, ttlMs: 300_000 },
+    });
     expect(config.isProduction).toBe(false);
     expect(config.databaseUrl).toBeUndefined();
     expect(config.auth.jwtSecret).toBeUndefined();
@@ -43,6 +49,15 @@ describe('loadConfig', () => {
     expect(loadConfig(PRODUCTION).graphql.introspection).toBe(false);
     expect(loadConfig({ ...PRODUCTION, GRAPHQL_INTROSPECTION: 'true' }).graphql.introspection).toBe(true);
     expect(loadConfig({ NODE_ENV: 'development', GRAPHQL_INTROSPECTION: 'no' }).graphql.introspection).toBe(false);
+  });
+
+  it('turns the GraphQL read cache on by default, off under NODE_ENV=test unless asked for, and refuses other values', () => {
+    expect(loadConfig(PRODUCTION).graphql.readCache.enabled).toBe(true);
+    expect(loadConfig({ ...PRODUCTION, GRAPHQL_READ_CACHE: 'off' }).graphql.readCache.enabled).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'test' }).graphql.readCache.enabled).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'test', GRAPHQL_READ_CACHE: 'on' }).graphql.readCache.enabled).toBe(true);
+    expect(loadConfig({ GRAPHQL_READ_CACHE_MAX_MB: '8', GRAPHQL_READ_CACHE_MAX_ENTRIES: '100' }).graphql.readCache).toMatchObject({ maxBytes: 8 * 1024 * 1024, maxEntries: 100 });
+    expect(() => loadConfig({ GRAPHQL_READ_CACHE: 'yes' })).toThrow(/GRAPHQL_READ_CACHE/);
   });
 
   it('reads valid values', () => {

@@ -25,6 +25,8 @@ export class AppConfig {
     maxComplexity: number;
     maxBatch: number;
     introspection: boolean;
+    /** Cached answers of read-only queries, dropped on any write to the organization (src/graphql/read-cache.ts). */
+    readCache: { enabled: boolean; maxEntries: number; maxBytes: number; ttlMs: number };
   };
   readonly outbox!: { pollMs: number; maxAttempts: number; backoffMs: number };
   readonly queuePrefix!: string;
@@ -164,6 +166,13 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
       maxComplexity: e.GRAPHQL_MAX_COMPLEXITY,
       maxBatch: e.GRAPHQL_MAX_BATCH,
       introspection: e.GRAPHQL_INTROSPECTION ?? e.NODE_ENV !== 'production',
+      readCache: {
+        // Off by default in tests: many write by raw SQL and read at once, before the notification arrives.
+        enabled: (e.GRAPHQL_READ_CACHE ?? (e.NODE_ENV === 'test' ? 'off' : 'on')) === 'on',
+        maxEntries: e.GRAPHQL_READ_CACHE_MAX_ENTRIES,
+        maxBytes: e.GRAPHQL_READ_CACHE_MAX_MB * 1024 * 1024,
+        ttlMs: e.GRAPHQL_READ_CACHE_TTL_SECONDS * 1000,
+      },
     },
     outbox: { pollMs: e.OUTBOX_POLL_MS, maxAttempts: e.OUTBOX_MAX_ATTEMPTS, backoffMs: e.OUTBOX_BACKOFF_MS },
     queuePrefix: e.QUEUE_PREFIX,

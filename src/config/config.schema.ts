@@ -50,6 +50,11 @@ export const envSchema = z.object({
   GRAPHQL_MAX_COMPLEXITY: int(10, 100_000).default(1_000),
   GRAPHQL_MAX_BATCH: int(1, 100).default(10),
   GRAPHQL_INTROSPECTION: bool.optional(),
+  // The GraphQL read cache (README, Read cache): on by default, off by default under NODE_ENV=test.
+  GRAPHQL_READ_CACHE: z.enum(['on', 'off']).optional(),
+  GRAPHQL_READ_CACHE_MAX_ENTRIES: int(1, 10_000_000).default(10_000),
+  GRAPHQL_READ_CACHE_MAX_MB: int(1, 65_536).default(64),
+  GRAPHQL_READ_CACHE_TTL_SECONDS: int(1, 86_400).default(300),
   OUTBOX_POLL_MS: int(10, 60_000).default(500),
   OUTBOX_MAX_ATTEMPTS: int(1, 50).default(8),
   OUTBOX_BACKOFF_MS: int(1, 3_600_000).default(1_000),

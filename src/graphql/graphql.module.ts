@@ -12,6 +12,7 @@ import { formatError } from './errors.js';
 import { batchLimit, complexityLimit, depthLimit } from './limits.js';
 import { Loaders, type GraphQLContext } from './loaders.js';
 import { MinorUnitsScalar, MoneyInput, MoneyType } from './scalars.js';
+import { GraphQLReadCache, readCachePlugin } from './read-cache.js';
 
 /** Maximum tokens in one document: a parse-level guard against huge queries before any other check runs. */
 const MAX_TOKENS = 5_000;
@@ -89,12 +90,18 @@ const noStore: ApolloServerPlugin = {
   },
 };
 
+/** The read cache (src/graphql/read-cache.ts), in a module of its own so GraphQLModule's factory can inject it. */
+@Module({ providers: [GraphQLReadCache], exports: [GraphQLReadCache] })
+export class GraphQLReadCacheModule {}
+
 @Module({
   imports: [
+    GraphQLReadCacheModule,
     GraphQLModule.forRootAsync<ApolloDriverConfig>({
       driver: ApolloDriver,
-      inject: [AppConfig],
-      useFactory: (config: AppConfig): ApolloDriverConfig => ({
+      imports: [GraphQLReadCacheModule],
+      inject: [AppConfig, GraphQLReadCache],
+      useFactory: (config: AppConfig, readCache: GraphQLReadCache): ApolloDriverConfig => ({
         path: '/graphql',
         autoSchemaFile: true,
         sortSchema: true,
@@ -107,7 +114,8 @@ const noStore: ApolloServerPlugin = {
         validationRules: [depthLimit(config.graphql.maxDepth)],
         // No cache hints are used (every answer is per user and tenant): without Apollo's default cache-control plugin no
         // plugin listens to willResolveField, so Apollo does not wrap every field resolver (bench/README.md, GraphQL reads).
-        plugins: [complexityLimit(config.graphql.maxComplexity), subscriptionsOverWsOnly, noStore, ApolloServerPluginCacheControlDisabled()],
+        // The read cache after the cost limit: a cached answer is still refused when the query is too complex.
+        plugins: [complexityLimit(config.graphql.maxComplexity), subscriptionsOverWsOnly, noStore, readCachePlugin(readCache), ApolloServerPluginCacheControlDisabled()],
         formatError: formatError(config.isProduction),
         context: (ctx: { req: Request; res: Response } | WsConnection): GraphQLContext =>
           'req' in ctx
