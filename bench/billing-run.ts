@@ -15,7 +15,7 @@
  */
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { Session } from 'node:inspector/promises';
 import path from 'node:path';
@@ -27,6 +27,7 @@ import { scopeToTenant } from '#libs/tenancy/index.js';
 import { AppModule } from '../src/app.module.js';
 import { loadConfig } from '../src/config/index.js';
 import { checkMigrations } from '../src/infra/database/migrations.js';
+import { backendCpu, machineCpu } from './support/cpu.js';
 import { BillingRunRunner } from '../src/modules/agreements/application/billing-run-runner.js';
 import { BillingRuns } from '../src/modules/agreements/application/billing-runs.use-case.js';
 import { seedBillableCustomers } from './support/billing-seed.js';
@@ -115,34 +116,6 @@ async function baseline(url: string): Promise<{ ms: number; rows: number; perTab
     await db.end();
   }
   return { ms: total, rows, perTable };
-}
-
-/** CPU time of the whole machine so far (ms, from /proc/stat: busy = everything but idle and iowait). */
-function machineCpu(): { busy: number; total: number } {
-  try {
-    const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
-    const ticks = fields.map(Number);
-    const total = ticks.reduce((a, b) => a + b, 0);
-    const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0);
-    return { busy: ((total - idle) * 1000) / 100, total: (total * 1000) / 100 };
-  } catch {
-    return { busy: 0, total: 0 };
-  }
-}
-
-/** CPU time (ms) of each PostgreSQL backend connected to the bench's database, from /proc (PostgreSQL runs on this machine). */
-async function backendCpu(db: pg.Client): Promise<Map<number, number>> {
-  const { rows } = await db.query<{ pid: number }>(`select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`);
-  const out = new Map<number, number>();
-  for (const { pid } of rows) {
-    try {
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      out.set(pid, ((Number(fields[11]) + Number(fields[12])) * 1000) / 100);
-    } catch {
-      // not visible from here
-    }
-  }
-  return out;
 }
 
 /** BENCH_PROFILE=1: time every statement the app sends (grouped by its first words) and print the top ones. */
