@@ -1,5 +1,7 @@
+import { createHmac } from 'node:crypto';
 import pg from 'pg';
 import type { GraphQLClient } from '#libs/testing/index.js';
+import { AppConfig } from '../src/config/index.js';
 import { GraphQLReadCache, READ_CACHE_HEADER } from '../src/graphql/read-cache.js';
 import { addUser, signUpOrganization, startTestApp, type TestApp } from './support/test-app.js';
 
@@ -138,7 +140,7 @@ describe('GraphQL read cache', () => {
       expect(answer.data).toEqual(mine.data);
       expect((await page(user.client)).cache).toBe('hit');
     }
-    // A disabled user's token is refused, not answered from the cache: the principal is loaded on every request.
+    // A disabled user's token is refused, not answered from the cache: disabling them changed the organization.
     await owner.client.ok(`mutation($id: ID!) { disableUser(userId: $id) { id } }`, { id: staff.userId });
     const disabled = await page(staff.client);
     expect(disabled.data ?? null).toBeNull();
@@ -215,6 +217,115 @@ describe('GraphQL read cache', () => {
     expect(after.cache).toBe('miss');
     expect(nameOf(after)).toBe('Ada Unheard');
     expect((await page()).cache).toBe('hit');
+  });
+
+  /** One POST as sent, the answer as received: status, the headers a client sees, and the exact bytes. */
+  async function raw(token: string, init: { body: string; contentType?: string; accept?: string }) {
+    const res = await fetch(`${t.url}/graphql`, {
+      method: 'POST',
+      headers: {
+        'content-type': init.contentType ?? 'application/json',
+        authorization: `Bearer ${token}`,
+        ...(init.accept ? { accept: init.accept } : {}),
+      },
+      body: init.body,
+    });
+    const headers = Object.fromEntries([...res.headers].filter(([name]) => !['date', 'x-request-id', 'connection', 'keep-alive'].includes(name)));
+    return { status: res.status, headers, requestId: res.headers.get('x-request-id'), text: await res.text() };
+  }
+
+  it('answers a hit with the same bytes and headers Apollo sends, for every Accept header Apollo serves', async () => {
+    const body = JSON.stringify({ query: PAGE, variables: { first: 3 }, operationName: 'Page' });
+    for (const accept of [undefined, 'application/json', 'application/graphql-response+json', 'application/graphql-response+json, application/json;q=0.9', '*/*']) {
+      await afterNotification(() => sql.query(`update customer set updated_at = now() where id = $1`, [customerId]));
+      const computed = await raw(owner.token, { body, accept });
+      const cached = await raw(owner.token, { body, accept });
+      expect([computed.headers[READ_CACHE_HEADER], cached.headers[READ_CACHE_HEADER]]).toEqual(['miss', 'hit']);
+      expect(cached.status).toBe(200);
+      expect(cached.text).toBe(computed.text);
+      expect({ ...cached.headers, [READ_CACHE_HEADER]: 'miss' }).toEqual(computed.headers);
+      expect(cached.headers['content-type']).toBe(accept?.startsWith('application/graphql-response+json') ? 'application/graphql-response+json; charset=utf-8' : 'application/json; charset=utf-8');
+      expect(cached.requestId).toMatch(/\S/);
+    }
+    // An Accept header Apollo cannot serve gets Apollo's 406, cached answer or not.
+    const refused = await raw(owner.token, { body, accept: 'text/html' });
+    expect(refused.status).toBe(406);
+  });
+
+  it('leaves requests it must not answer to Apollo: a form post (CSRF), a batch, a persisted-query hash', async () => {
+    const plain = `{ customers(first: 3) { totalCount } }`;
+    await raw(owner.token, { body: JSON.stringify({ query: plain }) });
+    expect((await raw(owner.token, { body: JSON.stringify({ query: plain }) })).headers[READ_CACHE_HEADER]).toBe('hit');
+    const form = await raw(owner.token, { body: new URLSearchParams({ query: plain }).toString(), contentType: 'application/x-www-form-urlencoded' });
+    expect(form.status).toBe(400);
+    expect(form.headers[READ_CACHE_HEADER]).toBeUndefined();
+    const body = JSON.stringify({ query: PAGE, variables: { first: 3 } });
+    await raw(owner.token, { body });
+    expect((await raw(owner.token, { body })).headers[READ_CACHE_HEADER]).toBe('hit');
+    const batch = await raw(owner.token, { body: `[${body}]` });
+    expect(batch.status).toBe(200);
+    expect(JSON.parse(batch.text)).toEqual([JSON.parse((await raw(owner.token, { body })).text)]);
+    // A hash that does not match the query text: Apollo's refusal, not the cached answer.
+    const wrongHash = await raw(owner.token, { body: JSON.stringify({ query: PAGE, variables: { first: 3 }, extensions: { persistedQuery: { version: 1, sha256Hash: '0'.repeat(64) } } }) });
+    expect(wrongHash.headers[READ_CACHE_HEADER]).toBeUndefined();
+    expect(JSON.parse(wrongHash.text).errors).toBeDefined();
+  });
+
+  it('serves a hit without reading the user, and sees a user changed by another connection once the change is heard', async () => {
+    const staff = await addUser(owner.client, 'STAFF');
+    await page(staff.client);
+    t.queries.length = 0;
+    expect((await page(staff.client)).cache).toBe('hit');
+    expect(t.queries).toEqual([]);
+    await afterNotification(() => sql.query(`update app_user set role = 'PAYMENT_MANAGER' where id = $1`, [staff.userId]));
+    const asManager = await page(staff.client);
+    expect(asManager.cache).not.toBe('hit'); // another role: another key, and the user was read again
+    expect(t.queries.filter((q) => /from app_user/.test(q))).toHaveLength(1);
+    await afterNotification(() => sql.query(`update app_user set status = 'DISABLED' where id = $1`, [staff.userId]));
+    const disabled = await page(staff.client);
+    expect(disabled.cache).not.toBe('hit');
+    expect(disabled.errors).toEqual([expect.objectContaining({ extensions: expect.objectContaining({ code: 'UNAUTHENTICATED' }) })]);
+  });
+
+  it('refuses an expired token even when its answer and its user are known', async () => {
+    const { jwtSecret } = t.app.get(AppConfig).auth;
+    const now = Math.floor(Date.now() / 1000);
+    const head = `${Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url')}.${Buffer.from(
+      JSON.stringify({ sub: owner.userId, org: owner.organizationId, role: 'OWNER', typ: 'access', iat: now, exp: now + 2 }),
+    ).toString('base64url')}`;
+    const token = `${head}.${createHmac('sha256', jwtSecret!).update(head).digest('base64url')}`;
+    const body = JSON.stringify({ query: PAGE, variables: { first: 2 } });
+    await raw(token, { body });
+    expect((await raw(token, { body })).headers[READ_CACHE_HEADER]).toBe('hit');
+    await new Promise((resolve) => setTimeout(resolve, (now + 2) * 1000 - Date.now() + 50));
+    const expired = await raw(token, { body });
+    expect(expired.headers[READ_CACHE_HEADER]).toBeUndefined();
+    expect(JSON.parse(expired.text).errors).toEqual([expect.objectContaining({ extensions: expect.objectContaining({ code: 'UNAUTHENTICATED' }) })]);
+  });
+
+  it('computes identical requests arriving together after a change once, and reads their user once', async () => {
+    await page();
+    expect((await page()).cache).toBe('hit');
+    const blocker = new pg.Client({ connectionString: t.db.url });
+    await blocker.connect();
+    let answers: Awaited<ReturnType<typeof ask>>[];
+    try {
+      await blocker.query(`begin`);
+      await blocker.query(`lock table invoice in access exclusive mode`);
+      await afterNotification(() => sql.query(`update customer set updated_at = now() where id = $1`, [customerId]));
+      t.queries.length = 0;
+      const all = [page(), page(), page()];
+      await until('two to wait for the third', async () => cache().stats().waiting === 2);
+      await blocker.query(`rollback`);
+      answers = await Promise.all(all);
+    } finally {
+      await blocker.end();
+    }
+    expect(answers.map((a) => a.cache).sort()).toEqual(['miss', 'shared', 'shared']);
+    expect(answers[1]!.data).toEqual(answers[0]!.data);
+    expect(answers[2]!.data).toEqual(answers[0]!.data);
+    expect(t.queries.filter((q) => /from app_user/.test(q))).toHaveLength(1);
+    expect(t.queries.filter((q) => /from "customer"/.test(q))).toHaveLength(1);
   });
 
   it('has the change triggers on every tenant table', async () => {

@@ -39,8 +39,11 @@ export class AccessGuard extends Jwt implements CanActivate {
     }
     if (rule.kind === 'public') return true;
 
-    await (super.canActivate(context) as Promise<boolean>);
-    const principal = requestOf(context).user as Principal;
+    // Authenticated once per request: a batch's operations, several root fields, or the GraphQL read cache (which
+    // authenticates a cacheable query before its resolvers run) share the principal loaded for it.
+    const request = requestOf(context);
+    if (!request.user) await (super.canActivate(context) as Promise<boolean>);
+    const principal = request.user as Principal;
     if (!rule.roles.includes(principal.role)) {
       throw new ApplicationError(
         ErrorCode.FORBIDDEN,

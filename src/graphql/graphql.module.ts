@@ -12,7 +12,7 @@ import { formatError } from './errors.js';
 import { batchLimit, complexityLimit, depthLimit } from './limits.js';
 import { Loaders, type GraphQLContext } from './loaders.js';
 import { MinorUnitsScalar, MoneyInput, MoneyType } from './scalars.js';
-import { GraphQLReadCache, readCachePlugin } from './read-cache.js';
+import { GraphQLReadCache, readCacheMiddleware, readCachePlugin } from './read-cache.js';
 
 /** Maximum tokens in one document: a parse-level guard against huge queries before any other check runs. */
 const MAX_TOKENS = 5_000;
@@ -132,9 +132,13 @@ export class GraphQLReadCacheModule {}
   providers: [MinorUnitsScalar],
 })
 export class SettleGraphQLModule implements NestModule {
-  constructor(@Inject(AppConfig) private readonly config: AppConfig) {}
+  constructor(
+    @Inject(AppConfig) private readonly config: AppConfig,
+    @Inject(GraphQLReadCache) private readonly readCache: GraphQLReadCache,
+  ) {}
 
   configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(batchLimit(this.config.graphql.maxBatch)).forRoutes('graphql');
+    // The read cache's fast path answers a cached query before Apollo sees it (src/graphql/read-cache.ts).
+    consumer.apply(batchLimit(this.config.graphql.maxBatch), readCacheMiddleware(this.readCache)).forRoutes('graphql');
   }
 }
