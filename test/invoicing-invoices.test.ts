@@ -217,6 +217,24 @@ describe('invoicing: invoices, numbering, lifecycle, balances', () => {
     }
   });
 
+  it('an invoice, its lines and its customer are shown in the organization read with the user: no statement of their own', async () => {
+    const customer = await createCustomer(owner.client);
+    const draft = await createOk({ customerId: customer.id, lines: [line('1999', '2'), line('500')] });
+    t.queries.length = 0;
+    const { invoice } = await owner.client.ok(`query($id: ID!) { invoice(id: $id) { total { formatted } daysOverdue customer { id }
+      lines { unitPrice { formatted } total { formatted } } } }`, { id: draft.id });
+    expect(invoice).toEqual({
+      total: { formatted: '$44.98' },
+      daysOverdue: 0,
+      customer: { id: customer.id },
+      lines: [{ unitPrice: { formatted: '$19.99' }, total: { formatted: '$39.98' } }, { unitPrice: { formatted: '$5.00' }, total: { formatted: '$5.00' } }],
+    });
+    expect(t.queries.filter((sql) => /from "organization"/i.test(sql))).toEqual([]);
+    const listed = await owner.client.ok(`query($c: ID!) { invoices(filter: { customerId: $c }) { nodes { total { formatted } } } }`, { c: customer.id });
+    expect(listed.invoices.nodes).toEqual([{ total: { formatted: '$44.98' } }]);
+    expect(t.queries.filter((sql) => /from "organization"/i.test(sql))).toEqual([]);
+  });
+
   it('an archived customer cannot be invoiced, and another organization cannot see or issue our invoices', async () => {
     const customer = await createCustomer(owner.client);
     const draft = await createOk({ customerId: customer.id, lines: [line('100')] });

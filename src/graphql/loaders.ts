@@ -31,10 +31,18 @@ export interface GraphQLContext {
 }
 
 /**
+ * The organization as the principal loader read it with the user (the usual case over HTTP): resolvers that need the
+ * organization's currency, time zone or locale use it instead of a statement of their own. Undefined otherwise.
+ */
+export function principalOrganization(ctx: GraphQLContext | undefined): PrincipalOrganization | undefined {
+  return (ctx?.req as { user?: Principal } | undefined)?.user?.organization;
+}
+
+/**
  * The organization's profile, read once per request however many resolvers need it (a page of customers asks for it
- * from the balance and the last payment, in the same tick). Taken from the principal when the principal loader read
- * it with the user (the usual case over HTTP: no statement at all); otherwise read through `directory`, the Identity
- * module's IdentityDirectory.
+ * from the balance and the last payment, in the same tick). Taken from the principal when it carries it
+ * (principalOrganization: no statement at all); otherwise read through `directory`, the Identity module's
+ * IdentityDirectory.
  */
 export function organizationOnce<T extends PrincipalOrganization>(
   ctx: GraphQLContext,
@@ -42,7 +50,7 @@ export function organizationOnce<T extends PrincipalOrganization>(
   em: import('@mikro-orm/postgresql').EntityManager,
   organizationId: string,
 ): Promise<PrincipalOrganization | null> {
-  const known = (ctx.req as { user?: Principal } | undefined)?.user?.organization;
+  const known = principalOrganization(ctx);
   if (known?.id === organizationId) return Promise.resolve(known);
   return ctx.loaders
     .get<string, PrincipalOrganization | null>('identity.organization', (ids) => Promise.all(ids.map((id) => directory.organization(em, id))))

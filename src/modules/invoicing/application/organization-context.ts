@@ -19,10 +19,14 @@ export class OrganizationContext {
     private readonly clock: Clock,
   ) {}
 
-  async of(em: EntityManager): Promise<InvoicingContextValue> {
+  /**
+   * `known`: the organization as already read for this request (the principal's, loaded with the user), used when it
+   * is the one in scope instead of reading it again.
+   */
+  async of(em: EntityManager, known?: OrganizationProfile | null): Promise<InvoicingContextValue> {
     const id = currentTenant(em);
     if (!id) throw new Error('Invoicing needs a tenant-scoped EntityManager');
-    const org = await this.identity.organization(em, id);
+    const org = known?.id === id ? known : await this.identity.organization(em, id);
     if (!org) throw new Error(`Organization ${id} does not exist`);
     const now = this.clock.now();
     return { ...org, now, today: dateIn(now, org.timeZone) };

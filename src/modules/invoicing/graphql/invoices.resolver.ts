@@ -4,7 +4,7 @@ import { EntityManager, type FilterQuery } from '@mikro-orm/postgresql';
 import { Authenticated, CurrentUser, type Principal, Role, Roles } from '#libs/auth/index.js';
 import { Clock } from '#libs/ddd/index.js';
 import { currentTenant } from '#libs/tenancy/index.js';
-import { byKeys, type GraphQLContext, organizationOnce } from '../../../graphql/loaders.js';
+import { byKeys, type GraphQLContext, organizationOnce, principalOrganization } from '../../../graphql/loaders.js';
 import { connectionComplexity, paginate, type Connection } from '../../../graphql/pagination.js';
 import { CustomerDirectory, CustomerView } from '../../customers/index.js';
 import { IdentityDirectory } from '../../identity/index.js';
@@ -46,8 +46,8 @@ export class InvoicesResolver {
 
   @Authenticated()
   @Query(() => InvoiceConnection, { description: 'Invoices, newest first, matching the filter', complexity: connectionComplexity })
-  async invoices(@Args() args: InvoicesArgs): Promise<Connection<InvoiceView>> {
-    const org = await this.context.of(this.em);
+  async invoices(@Args() args: InvoicesArgs, @Context() ctx: GraphQLContext): Promise<Connection<InvoiceView>> {
+    const org = await this.context.of(this.em, principalOrganization(ctx));
     const page = await paginate(this.em, Invoice, invoiceWhere(args.filter ?? {}, org.today), args, INVOICE_ORDER);
     const nodes = page.nodes.map((i) => InvoiceView.from(i, org.locale, org.today));
     return { ...page, nodes, edges: page.edges.map((e, i) => ({ cursor: e.cursor, node: nodes[i]! })) };
@@ -55,10 +55,10 @@ export class InvoicesResolver {
 
   @Authenticated()
   @Query(() => InvoiceView, { description: 'One invoice' })
-  async invoice(@Args('id', { type: () => ID }, invoiceId()) id: string): Promise<InvoiceView> {
+  async invoice(@Args('id', { type: () => ID }, invoiceId()) id: string, @Context() ctx: GraphQLContext): Promise<InvoiceView> {
     const invoice = await this.em.findOne(Invoice, { id });
     if (!invoice) throw InvoicingError.invoiceNotFound(id);
-    return this.view(invoice);
+    return this.view(invoice, ctx);
   }
 
   @Authenticated()
@@ -120,14 +120,14 @@ export class InvoicesResolver {
   /** The organization's locale and today's date, read once per request. */
   private async org(ctx: GraphQLContext): Promise<InvoicingContextValue> {
     const loader = ctx.loaders.get<string, InvoicingContextValue>('invoicing.org', async (keys) => {
-      const value = await this.context.of(this.em);
+      const value = await this.context.of(this.em, principalOrganization(ctx));
       return keys.map(() => value);
     });
     return loader.load('org');
   }
 
-  private async view(invoice: Invoice): Promise<InvoiceView> {
-    const org = await this.context.of(this.em);
+  private async view(invoice: Invoice, ctx?: GraphQLContext): Promise<InvoiceView> {
+    const org = await this.context.of(this.em, principalOrganization(ctx));
     return InvoiceView.from(invoice, org.locale, org.today);
   }
 }
