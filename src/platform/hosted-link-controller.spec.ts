@@ -18,6 +18,8 @@ const seen: { submitted?: { posted: Record<string, unknown>; client: ClientInfo 
 class DemoPages implements HostedLinkPages<DemoPage> {
   async open(token: string): Promise<DemoPage> {
     if (token === 'gateway') return { type: 'redirect', url: 'https://gateway.test/setup/1' };
+    if (token === 'db-down') throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    if (token === 'bug') throw new TypeError("Cannot read properties of undefined (reading 'id')");
     return token.startsWith('good') ? { type: 'form', status: 200, text: token } : { type: 'unknown', status: 404 };
   }
   async submit(token: string, posted: Record<string, unknown>, client: ClientInfo): Promise<DemoPage> {
@@ -64,6 +66,7 @@ class DemoController extends HostedLinkController<DemoPage>('thing') {
         left: (p) => `<p>left ${p.id}</p>`,
       },
       tooMany: (wait) => `<p>too many, wait ${wait}</p>`,
+      unavailable: () => '<p>try again in a moment</p>',
     });
   }
 }
@@ -100,6 +103,16 @@ describe('HostedLinkController (the HTTP side every hosted page shares)', () => 
     expect([left.status, await left.text()]).toEqual([200, '<p>left abc</p>']);
     const leftOdd = await get('/d/session/left?thing[x]=1');
     expect(await leftOdd.text()).toBe('<p>left </p>');
+  });
+
+  it('answers a database outage while the link is looked up with the 503 page, and anything else as an error', async () => {
+    const down = await get('/d/db-down');
+    expect([down.status, await down.text()]).toEqual([503, '<p>try again in a moment</p>']);
+    expect(down.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(down.headers.get('cache-control')).toBe('no-store');
+    const bug = await get('/d/bug');
+    expect(bug.status).toBe(500);
+    expect(await bug.text()).not.toContain('try again');
   });
 
   it('passes the posted form and where it came from to the page', async () => {

@@ -1,6 +1,7 @@
 import { Body, Get, Param, Post, Query, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { Public } from '#libs/auth/index.js';
+import { isDatabaseUnavailable } from '../infra/database/unavailable.js';
 import { setHostedPageHeaders } from './hosted-pages.js';
 import type { LinkRateLimiter } from './link-rate-limiter.js';
 
@@ -41,6 +42,11 @@ export interface HostedLinkView<P extends HostedLinkPage> {
   render: HostedPageRenderers<P>;
   /** The 429 page shown while the client's address is over the unknown-link limit. */
   tooMany(retryAfterSeconds: number): string;
+  /**
+   * The 503 page shown when the database does not answer before the page's service could (looking the link up):
+   * the same page the service shows for an outage later on.
+   */
+  unavailable(): string;
 }
 
 /** Puts a page on the wire: the hosted-page headers always, then a 303 or the page's HTML with its status. */
@@ -78,7 +84,7 @@ export function HostedLinkController<P extends HostedLinkPage>(leftParam: string
     @Public()
     @Get('session/left')
     async left(@Query(leftParam) id: unknown, @Res() res: Response): Promise<void> {
-      sendHostedPage(res, await this.pages.left(typeof id === 'string' ? id : ''), this.view.render);
+      await this.answer(res, () => this.pages.left(typeof id === 'string' ? id : ''));
     }
 
     @Public()
@@ -105,9 +111,23 @@ export function HostedLinkController<P extends HostedLinkPage>(leftParam: string
         res.status(429).type('html').send(this.view.tooMany(wait));
         return;
       }
-      const page = await load();
-      if (page.type === 'unknown') await this.limiter.recordMiss(ip);
+      const page = await this.answer(res, load);
+      if (page?.type === 'unknown') await this.limiter.recordMiss(ip);
+    }
+
+    /** Sends the page `load` answers; a database outage on the way is the 503 page, not an error body. */
+    private async answer(res: Response, load: () => Promise<P>): Promise<P | undefined> {
+      let page: P;
+      try {
+        page = await load();
+      } catch (error) {
+        if (!isDatabaseUnavailable(error)) throw error;
+        setHostedPageHeaders(res);
+        res.status(503).type('html').send(this.view.unavailable());
+        return undefined;
+      }
       sendHostedPage(res, page, this.view.render);
+      return page;
     }
   }
   return HostedLinkControllerBase;

@@ -36,6 +36,7 @@ export class AgreementSignupController extends HostedLinkController<SignupPage>(
         unavailable: renderSignupUnavailable,
       },
       tooMany: renderSignupTooMany,
+      unavailable: renderSignupUnavailable,
     });
   }
 }

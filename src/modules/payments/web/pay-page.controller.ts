@@ -40,6 +40,7 @@ export class PayPageController extends HostedLinkController<PayPage>('request') 
         unavailable: renderPayUnavailable,
       },
       tooMany: renderPayTooMany,
+      unavailable: renderPayUnavailable,
     });
   }
 }

@@ -32,6 +32,7 @@ export class ProfileRequestController extends HostedLinkController<HostedPage>('
         unavailable: renderUnavailable,
       },
       tooMany: renderTooMany,
+      unavailable: renderUnavailable,
     });
   }
 }
