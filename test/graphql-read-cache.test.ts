@@ -46,6 +46,23 @@ describe('GraphQL read cache', () => {
     await until('the notification', async () => cache().stats().invalidations > before);
   }
 
+  /** Runs `during` while another connection holds an exclusive lock on the invoice table, until `release` is called. */
+  async function withInvoicesLocked<T>(during: (release: () => Promise<void>) => Promise<T>): Promise<T> {
+    const blocker = new pg.Client({ connectionString: t.db.url });
+    await blocker.connect();
+    try {
+      await blocker.query(`begin`);
+      await blocker.query(`lock table invoice in access exclusive mode`);
+      return await during(async () => void (await blocker.query(`rollback`)));
+    } finally {
+      await blocker.end();
+    }
+  }
+  const waitingOnInvoiceLock = async () => {
+    const { rows } = await sql.query(`select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query ilike '%invoice%'`);
+    return rows.length > 0;
+  };
+
   beforeAll(async () => {
     t = await startTestApp({ env: { GRAPHQL_READ_CACHE: 'on' } });
     sql = new pg.Client({ connectionString: t.db.url });
@@ -150,25 +167,16 @@ describe('GraphQL read cache', () => {
   it('does not store an answer read before a commit that was heard before the answer was complete', async () => {
     await page();
     const query = `query Race($id: ID!) { customer(id: $id) { name } invoices(first: 1) { totalCount } }`;
-    const blocker = new pg.Client({ connectionString: t.db.url });
-    await blocker.connect();
-    try {
-      await blocker.query(`begin`);
-      await blocker.query(`lock table invoice in access exclusive mode`);
+    const raced = await withInvoicesLocked(async (release) => {
       // The customer is read at once; the invoices wait for the lock.
       const racing = ask(owner.client, query, { id: customerId });
-      await until('the request to wait on the lock', async () => {
-        const { rows } = await sql.query(`select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query ilike '%invoice%'`);
-        return rows.length > 0;
-      });
+      await until('the request to wait on the lock', waitingOnInvoiceLock);
       await afterNotification(() => sql.query(`update customer set name = 'Ada After Race' where id = $1`, [customerId]));
-      await blocker.query(`rollback`);
-      const raced = await racing;
-      expect(raced.cache).toBe('miss');
-      expect(raced.data.customer.name).not.toBe('Ada After Race'); // it did read before the commit
-    } finally {
-      await blocker.end();
-    }
+      await release();
+      return racing;
+    });
+    expect(raced.cache).toBe('miss');
+    expect(raced.data.customer.name).not.toBe('Ada After Race'); // it did read before the commit
     const next = await ask(owner.client, query, { id: customerId });
     expect(next.cache).toBe('miss');
     expect(next.data.customer.name).toBe('Ada After Race');
@@ -176,25 +184,15 @@ describe('GraphQL read cache', () => {
 
   it('computes identical concurrent misses once', async () => {
     const query = `query Shared($id: ID!) { customer(id: $id) { name } invoices(first: 2) { totalCount } }`;
-    const blocker = new pg.Client({ connectionString: t.db.url });
-    await blocker.connect();
-    let answers: Awaited<ReturnType<typeof ask>>[];
-    try {
-      await blocker.query(`begin`);
-      await blocker.query(`lock table invoice in access exclusive mode`);
+    const answers = await withInvoicesLocked(async (release) => {
       t.queries.length = 0;
       const first = ask(owner.client, query, { id: customerId });
-      await until('the first request to wait on the lock', async () => {
-        const { rows } = await sql.query(`select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query ilike '%invoice%'`);
-        return rows.length > 0;
-      });
+      await until('the first request to wait on the lock', waitingOnInvoiceLock);
       const others = [ask(owner.client, query, { id: customerId }), ask(owner.client, query, { id: customerId })];
       await until('the others to wait for the first', async () => cache().stats().waiting === 2);
-      await blocker.query(`rollback`);
-      answers = await Promise.all([first, ...others]);
-    } finally {
-      await blocker.end();
-    }
+      await release();
+      return Promise.all([first, ...others]);
+    });
     expect(answers.map((a) => a.cache)).toEqual(['miss', 'shared', 'shared']);
     expect(answers[1]!.data).toEqual(answers[0]!.data);
     expect(answers[2]!.data).toEqual(answers[0]!.data);
@@ -306,21 +304,14 @@ describe('GraphQL read cache', () => {
   it('computes identical requests arriving together after a change once, and reads their user once', async () => {
     await page();
     expect((await page()).cache).toBe('hit');
-    const blocker = new pg.Client({ connectionString: t.db.url });
-    await blocker.connect();
-    let answers: Awaited<ReturnType<typeof ask>>[];
-    try {
-      await blocker.query(`begin`);
-      await blocker.query(`lock table invoice in access exclusive mode`);
+    const answers = await withInvoicesLocked(async (release) => {
       await afterNotification(() => sql.query(`update customer set updated_at = now() where id = $1`, [customerId]));
       t.queries.length = 0;
       const all = [page(), page(), page()];
       await until('two to wait for the third', async () => cache().stats().waiting === 2);
-      await blocker.query(`rollback`);
-      answers = await Promise.all(all);
-    } finally {
-      await blocker.end();
-    }
+      await release();
+      return Promise.all(all);
+    });
     expect(answers.map((a) => a.cache).sort()).toEqual(['miss', 'shared', 'shared']);
     expect(answers[1]!.data).toEqual(answers[0]!.data);
     expect(answers[2]!.data).toEqual(answers[0]!.data);
