@@ -1,5 +1,6 @@
 import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261201220000_data_change_notifications } from './Migration20261201220000_data_change_notifications.js';
+import { Migration20261202070000_no_change_notifications_from_the_outbox } from './Migration20261202070000_no_change_notifications_from_the_outbox.js';
 import { Migration20261201210100_accounting_sync } from './Migration20261201210100_accounting_sync.js';
 import { Migration20261201210000_outbound_webhooks } from './Migration20261201210000_outbound_webhooks.js';
 import { Migration20261201200000_agreements } from './Migration20261201200000_agreements.js';
@@ -47,4 +48,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261201210000_outbound_webhooks', class: Migration20261201210000_outbound_webhooks },
   { name: 'Migration20261201210100_accounting_sync', class: Migration20261201210100_accounting_sync },
   { name: 'Migration20261201220000_data_change_notifications', class: Migration20261201220000_data_change_notifications },
+  { name: 'Migration20261202070000_no_change_notifications_from_the_outbox', class: Migration20261202070000_no_change_notifications_from_the_outbox },
 ];
