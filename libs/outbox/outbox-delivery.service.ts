@@ -30,7 +30,18 @@ export class OutboxDeliveryService {
    */
   async deliver(job: DeliveryJob, attempt: number, maxAttempts: number): Promise<DeliveryOutcome> {
     const em = this.orm.em.fork();
-    const message = await em.findOne(OutboxMessage, job.messageId);
+    // A plain row, not an entity: nothing here changes it, and a delivery is the outbox's hottest path (bench:deliveries).
+    const [row] = await em.execute<MessageRow[]>(
+      'select id, organization_id, type, payload, occurred_at from outbox_message where id = ?',
+      [job.messageId],
+    );
+    const message = row && {
+      id: row.id,
+      organizationId: row.organization_id,
+      type: row.type,
+      payload: row.payload,
+      occurredAt: row.occurred_at instanceof Date ? row.occurred_at : new Date(row.occurred_at),
+    };
     if (!message) {
       this.logger.error(`Outbox message ${job.messageId} does not exist; dropping its delivery to ${job.handler}`);
       return 'message-missing';
@@ -60,7 +71,7 @@ export class OutboxDeliveryService {
     }
   }
 
-  private async deadLetter(message: OutboxMessage, handler: string, attempts: number, error: unknown): Promise<void> {
+  private async deadLetter(message: Pick<OutboxMessage, 'id' | 'type' | 'organizationId'>, handler: string, attempts: number, error: unknown): Promise<void> {
     const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     this.logger.error(`Event ${message.type} ${message.id} dead-lettered for ${handler} after ${attempts} attempts: ${text}`);
     await this.orm.em.fork().execute(
@@ -97,6 +108,14 @@ export class OutboxDeliveryService {
   }
 }
 
-function toDelivered(m: OutboxMessage): DeliveredEvent {
+interface MessageRow {
+  id: string;
+  organization_id: string | null;
+  type: string;
+  payload: Record<string, unknown>;
+  occurred_at: Date | string;
+}
+
+function toDelivered(m: Pick<OutboxMessage, 'id' | 'type' | 'organizationId' | 'payload' | 'occurredAt'>): DeliveredEvent {
   return { id: m.id, type: m.type, organizationId: m.organizationId, payload: m.payload, occurredAt: m.occurredAt };
 }
