@@ -195,7 +195,13 @@ export class Dunning {
   async evaluateCustomer(em: EntityManager, customerId: string, only: 'IN_FORCE' | 'SUSPENDED'): Promise<DunningOutcome[]> {
     if (!isUuid(customerId)) return [];
     const statuses = only === 'SUSPENDED' ? [AgreementStatus.SUSPENDED] : [...IN_FORCE];
-    const agreements = await em.find(ServiceAgreement, { customerId, status: { $in: statuses } }, { fields: ['id'], orderBy: { id: 'asc' } });
+    const organizationId = currentTenant(em);
+    if (!organizationId) throw new Error('Dunning needs a tenant-scoped EntityManager');
+    // Plain ids: every money event of every customer comes here, most of them to find nothing (bench:deliveries).
+    const agreements = await em.execute<{ id: string }[]>(
+      'select id from service_agreement where organization_id = ? and customer_id = ? and status in (?) order by id',
+      [organizationId, customerId, statuses],
+    );
     const out: DunningOutcome[] = [];
     for (const { id } of agreements) out.push(await this.evaluate(em, id));
     return out;

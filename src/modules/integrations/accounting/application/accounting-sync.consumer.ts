@@ -59,7 +59,10 @@ export class AccountingSyncConsumer implements EventConsumer {
     if (event.type === InvoicingEvents.PaymentAllocated || event.type === InvoicingEvents.PaymentAllocationReversed) {
       await this.mirrorAllocation(em, event.organizationId, payload as unknown as AllocationFacts, event.type === InvoicingEvents.PaymentAllocationReversed);
     }
-    const connection = await em.findOne(AccountingConnection, {});
+    // Most organizations have no connection: a plain existence check first (every event of every organization comes
+    // here, bench:deliveries), the entity only when there is one.
+    const [connected] = await em.execute<{ id: string }[]>('select id from accounting_connection where organization_id = ? limit 1', [event.organizationId]);
+    const connection = connected ? await em.findOne(AccountingConnection, { id: connected.id }) : null;
     if (!this.syncs.adapterFor(connection).queuesEvents) return;
     const entityId = payload[subject.idField];
     if (typeof entityId !== 'string') return;
