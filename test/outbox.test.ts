@@ -74,6 +74,12 @@ describe('transactional outbox', () => {
     await t.drainOutbox();
     expect(handler.handled.map((e) => e.payload)).toEqual([{ n: 1 }]);
     expect(await orm.em.fork().count(OutboxMessage, { payload: { n: 2 } })).toBe(0);
+    // The handler gets the event as it was recorded: id, type, organization, payload, and when it happened (a Date).
+    const stored = await orm.em.fork().findOneOrFail(OutboxMessage, { payload: { n: 1 } });
+    const [delivered] = handler.handled;
+    expect(delivered).toMatchObject({ id: stored.id, type: 'ThingHappened', organizationId, payload: { n: 1 } });
+    expect(delivered!.occurredAt).toBeInstanceOf(Date);
+    expect(delivered!.occurredAt.getTime()).toBe(stored.occurredAt.getTime());
   });
 
   it('re-delivers after a relay crashed between queueing and marking published, and the handler runs once', async () => {
@@ -146,11 +152,46 @@ describe('transactional outbox', () => {
     expect((await admin.ok(`{ deadLetters(first: 10) { totalCount } }`)).deadLetters.totalCount).toBe(0);
   });
 
+  it('runs as many deliveries at once as OUTBOX_CONCURRENCY says (4 by default), and the rest after them', async () => {
+    let inFlight = 0;
+    let most = 0;
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const done: string[] = [];
+    t.app.get(EventHandlerRegistry).register({ name: 'test.gated', eventTypes: ['GateReached'] }, {
+      async handle(event: DeliveredEvent) {
+        inFlight++;
+        most = Math.max(most, inFlight);
+        await gate;
+        inFlight--;
+        done.push(event.id);
+      },
+    });
+    await orm.em.fork().transactional(async (tx) => {
+      for (let n = 0; n < 6; n++) outbox.record(tx, domainEvent('GateReached', organizationId, { n }));
+    });
+    try {
+      await relay.relayOnce();
+      await waitUntil(() => most >= 4);
+      await new Promise((resolve) => setTimeout(resolve, 200)); // a fifth would have started by now
+      expect(most).toBe(4);
+    } finally {
+      open(); // whatever happened, the deliveries finish (the app cannot close with them waiting)
+    }
+    await waitForQueueIdle(t.app.get<Queue>(getQueueToken(OUTBOX_QUEUE)));
+    expect(done).toHaveLength(6);
+  });
+
   it('refuses to replay a dead letter that does not exist', async () => {
     const owner = await signUpOrganization(t.gql);
     const res = await owner.client.request(`mutation($id: ID!) { replayDeadLetter(id: $id) { id } }`, { id: randomUUID() });
     expect(res.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
   });
+
+  async function waitUntil(condition: () => boolean): Promise<void> {
+    for (let i = 0; i < 500 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    if (!condition()) throw new Error('timed out waiting');
+  }
 
   async function ownerEmailOf(orgId: string): Promise<string> {
     const rows = await orm.em.fork().execute<{ email: string }[]>(

@@ -15,6 +15,8 @@ export interface OutboxOptions {
   maxAttempts: number;
   backoffMs: number;
   pollMs: number;
+  /** Deliveries a worker process runs at once (OUTBOX_CONCURRENCY). */
+  concurrency: number;
 }
 
 export const OUTBOX_OPTIONS = Symbol('OUTBOX_OPTIONS');

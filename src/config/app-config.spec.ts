@@ -153,6 +153,13 @@ describe('loadConfig', () => {
     expect(loadConfig({ SANDBOX_DEBIT_SETTLE_SECONDS: '0' }).sandboxGateway.debitSettleSeconds).toBe(0);
   });
 
+  it('runs 4 event deliveries at once per worker unless OUTBOX_CONCURRENCY says otherwise, from 1 to 50', () => {
+    expect(loadConfig({}).outbox.concurrency).toBe(4);
+    expect(loadConfig({ OUTBOX_CONCURRENCY: '12' }).outbox.concurrency).toBe(12);
+    expect(() => loadConfig({ OUTBOX_CONCURRENCY: '0' })).toThrow(/OUTBOX_CONCURRENCY/);
+    expect(() => loadConfig({ OUTBOX_CONCURRENCY: 'many' })).toThrow(/OUTBOX_CONCURRENCY/);
+  });
+
   it('ignores variables it does not know', () => {
     expect(() => loadConfig({ SOMETHING_ELSE: 'whatever', PATH: '/usr/bin' })).not.toThrow();
   });

@@ -28,7 +28,7 @@ export class AppConfig {
     /** Cached answers of read-only queries, dropped on any write to the organization (src/graphql/read-cache.ts). */
     readCache: { enabled: boolean; maxEntries: number; maxBytes: number; ttlMs: number };
   };
-  readonly outbox!: { pollMs: number; maxAttempts: number; backoffMs: number };
+  readonly outbox!: { pollMs: number; maxAttempts: number; backoffMs: number; concurrency: number };
   readonly queuePrefix!: string;
   readonly notifications!: {
     smtpUrl?: string;
@@ -174,7 +174,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
         ttlMs: e.GRAPHQL_READ_CACHE_TTL_SECONDS * 1000,
       },
     },
-    outbox: { pollMs: e.OUTBOX_POLL_MS, maxAttempts: e.OUTBOX_MAX_ATTEMPTS, backoffMs: e.OUTBOX_BACKOFF_MS },
+    outbox: { pollMs: e.OUTBOX_POLL_MS, maxAttempts: e.OUTBOX_MAX_ATTEMPTS, backoffMs: e.OUTBOX_BACKOFF_MS, concurrency: e.OUTBOX_CONCURRENCY },
     queuePrefix: e.QUEUE_PREFIX,
     notifications: {
       smtpUrl: e.SMTP_URL,

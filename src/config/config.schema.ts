@@ -58,6 +58,7 @@ export const envSchema = z.object({
   OUTBOX_POLL_MS: int(10, 60_000).default(500),
   OUTBOX_MAX_ATTEMPTS: int(1, 50).default(8),
   OUTBOX_BACKOFF_MS: int(1, 3_600_000).default(1_000),
+  OUTBOX_CONCURRENCY: int(1, 50).default(4),
   QUEUE_PREFIX: z.string().trim().regex(/^[a-z0-9_-]+$/i, 'must be letters, digits, _ or -').default('settle'),
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
   SMTP_URL: url(['smtp:', 'smtps:']).optional(),
