@@ -31,6 +31,7 @@ import { backendCpu, machineCpu } from './support/cpu.js';
 import { BillingRunRunner } from '../src/modules/agreements/application/billing-run-runner.js';
 import { BillingRuns } from '../src/modules/agreements/application/billing-runs.use-case.js';
 import { seedBillableCustomers } from './support/billing-seed.js';
+import { freshDatabase } from './support/bench-database.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string) => {
@@ -143,15 +144,8 @@ if (process.env.BENCH_PROFILE) {
 }
 
 async function main(): Promise<void> {
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  await admin.query(`drop database if exists "${DB_NAME}" with (force)`);
-  await admin.query(`create database "${DB_NAME}"`);
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${DB_NAME}`;
-  const dbUrl = url.toString();
-  const db = new pg.Client({ connectionString: dbUrl });
-  await db.connect();
+  const bench = await freshDatabase(ADMIN_URL, DB_NAME);
+  const { db, url: dbUrl } = bench;
   let app: Awaited<ReturnType<typeof NestFactory.createApplicationContext>> | undefined;
   try {
     const t0 = Date.now();
@@ -278,9 +272,7 @@ async function main(): Promise<void> {
     writeFileSync(path.resolve('bench/results/billing-run.md'), report);
   } finally {
     if (app) await app.close();
-    await db.end();
-    if (!KEEP) await admin.query(`drop database if exists "${DB_NAME}" with (force)`);
-    await admin.end();
+    await bench.close(KEEP);
   }
 }
 

@@ -20,7 +20,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { NestFactory } from '@nestjs/core';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { FixedClock, newId } from '#libs/ddd/index.js';
@@ -32,6 +31,7 @@ import { checkMigrations } from '../src/infra/database/migrations.js';
 import { BillingRunRunner } from '../src/modules/agreements/application/billing-run-runner.js';
 import { BillingRuns } from '../src/modules/agreements/application/billing-runs.use-case.js';
 import { seedBillableCustomers } from './support/billing-seed.js';
+import { freshDatabase } from './support/bench-database.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string) => {
@@ -63,15 +63,8 @@ async function stripePost(server: StripeTestServer, path: string, form: Record<s
 
 async function main(): Promise<void> {
   const server = await new StripeTestServer().start();
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  await admin.query(`drop database if exists "${DB_NAME}" with (force)`);
-  await admin.query(`create database "${DB_NAME}"`);
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${DB_NAME}`;
-  const dbUrl = url.toString();
-  const db = new pg.Client({ connectionString: dbUrl });
-  await db.connect();
+  const bench = await freshDatabase(ADMIN_URL, DB_NAME);
+  const { db, url: dbUrl } = bench;
   let app: Awaited<ReturnType<typeof NestFactory.createApplicationContext>> | undefined;
   try {
     await checkMigrations(dbUrl, true);
@@ -205,9 +198,7 @@ async function main(): Promise<void> {
     if (!ok) throw new Error(`the run did not charge every agreement exactly once: ${JSON.stringify(check)}`);
   } finally {
     if (app) await app.close();
-    await db.end();
-    if (!KEEP) await admin.query(`drop database if exists "${DB_NAME}" with (force)`);
-    await admin.end();
+    await bench.close(KEEP);
     await server.stop();
   }
 }

@@ -25,6 +25,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import pg from 'pg';
+import { freshDatabase } from './support/bench-database.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = path.resolve(path.dirname(SELF), '../..');
@@ -487,15 +488,8 @@ async function main(): Promise<void> {
   const { default: autocannon } = await import('autocannon');
   const { checkMigrations } = await import('../src/infra/database/migrations.js');
 
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  await admin.query(`drop database if exists "${DB_NAME}" with (force)`);
-  await admin.query(`create database "${DB_NAME}"`);
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${DB_NAME}`;
-  const dbUrl = url.toString();
-  const db = new pg.Client({ connectionString: dbUrl });
-  await db.connect();
+  const bench = await freshDatabase(ADMIN_URL, DB_NAME);
+  const { db, url: dbUrl } = bench;
   let app: ChildProcess | undefined;
   let baseline: ChildProcess | undefined;
   const profileDir = path.join(os.tmpdir(), `settle-bench-graphql-${process.pid}`);
@@ -753,8 +747,6 @@ async function main(): Promise<void> {
     await stop(app);
     await stop(baseline);
     rmSync(profileDir, { recursive: true, force: true });
-    await db.end();
-    if (!KEEP) await admin.query(`drop database if exists "${DB_NAME}" with (force)`);
-    await admin.end();
+    await bench.close(KEEP);
   }
 }

@@ -25,7 +25,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { NestFactory } from '@nestjs/core';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { FixedClock, newId } from '#libs/ddd/index.js';
@@ -39,6 +38,7 @@ import { MassCharges, MAX_MASS_CHARGE_CUSTOMERS } from '../src/modules/payments/
 import { MassChargeAmountMode } from '../src/modules/payments/domain/mass-charge.entity.js';
 import { seedBillableCustomers } from './support/billing-seed.js';
 import { backendCpu, machineCpu } from './support/cpu.js';
+import { freshDatabase } from './support/bench-database.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string) => {
@@ -56,15 +56,8 @@ const CHARGES_PER_SECOND = 10_000;
 const clock = new FixedClock(`${TODAY}T15:00:00Z`);
 
 async function main(): Promise<void> {
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  await admin.query(`drop database if exists "${DB_NAME}" with (force)`);
-  await admin.query(`create database "${DB_NAME}"`);
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${DB_NAME}`;
-  const dbUrl = url.toString();
-  const db = new pg.Client({ connectionString: dbUrl });
-  await db.connect();
+  const bench = await freshDatabase(ADMIN_URL, DB_NAME);
+  const { db, url: dbUrl } = bench;
   let app: Awaited<ReturnType<typeof NestFactory.createApplicationContext>> | undefined;
   try {
     const t0 = Date.now();
@@ -217,9 +210,7 @@ async function main(): Promise<void> {
     writeFileSync(path.resolve('bench/results/mass-charge.md'), report);
   } finally {
     if (app) await app.close();
-    await db.end();
-    if (!KEEP) await admin.query(`drop database if exists "${DB_NAME}" with (force)`);
-    await admin.end();
+    await bench.close(KEEP);
   }
 }
 

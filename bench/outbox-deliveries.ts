@@ -35,6 +35,7 @@ import { BillingRunRunner } from '../src/modules/agreements/application/billing-
 import { BillingRuns } from '../src/modules/agreements/application/billing-runs.use-case.js';
 import { backendCpu } from './support/cpu.js';
 import { seedBillableCustomers } from './support/billing-seed.js';
+import { freshDatabase } from './support/bench-database.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string) => {
@@ -123,15 +124,8 @@ async function baseline(dbUrl: string, jobs: number): Promise<Measured> {
 }
 
 async function main(): Promise<void> {
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  await admin.query(`drop database if exists "${DB_NAME}" with (force)`);
-  await admin.query(`create database "${DB_NAME}"`);
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${DB_NAME}`;
-  const dbUrl = url.toString();
-  const db = new pg.Client({ connectionString: dbUrl });
-  await db.connect();
+  const bench = await freshDatabase(ADMIN_URL, DB_NAME);
+  const { db, url: dbUrl } = bench;
   const dataDir = mkdtempSync(path.join(tmpdir(), 'settle-bench-deliveries-'));
   let app: Awaited<ReturnType<typeof NestFactory.createApplicationContext>> | undefined;
   try {
@@ -237,9 +231,7 @@ async function main(): Promise<void> {
     writeFileSync(path.join(process.cwd(), 'bench/results/outbox-deliveries.md'), report);
   } finally {
     await app?.close().catch(() => undefined);
-    await db.end();
-    if (!KEEP) await admin.query(`drop database if exists "${DB_NAME}" with (force)`);
-    await admin.end();
+    await bench.close(KEEP);
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
