@@ -14,24 +14,21 @@
  * the progress channel, under a prefix of its own.
  */
 import 'reflect-metadata';
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { Session } from 'node:inspector/promises';
 import path from 'node:path';
 import pg from 'pg';
-import { NestFactory } from '@nestjs/core';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { FixedClock, newId } from '#libs/ddd/index.js';
 import { scopeToTenant } from '#libs/tenancy/index.js';
-import { AppModule } from '../src/app.module.js';
-import { loadConfig } from '../src/config/index.js';
 import { checkMigrations } from '../src/infra/database/migrations.js';
 import { backendCpu, machineCpu } from './support/cpu.js';
 import { BillingRunRunner } from '../src/modules/agreements/application/billing-run-runner.js';
 import { BillingRuns } from '../src/modules/agreements/application/billing-runs.use-case.js';
 import { seedBillableCustomers } from './support/billing-seed.js';
 import { freshDatabase } from './support/bench-database.js';
+import { startWorkerApp, type WorkerApp } from './support/worker-app.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string) => {
@@ -146,7 +143,7 @@ if (process.env.BENCH_PROFILE) {
 async function main(): Promise<void> {
   const bench = await freshDatabase(ADMIN_URL, DB_NAME);
   const { db, url: dbUrl } = bench;
-  let app: Awaited<ReturnType<typeof NestFactory.createApplicationContext>> | undefined;
+  let app: WorkerApp | undefined;
   try {
     const t0 = Date.now();
     await checkMigrations(dbUrl, true);
@@ -154,20 +151,7 @@ async function main(): Promise<void> {
     await seed(db, org);
     console.log(`seeded ${AGREEMENTS} agreements (customers, saved cards, sandbox objects) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
-    const config = loadConfig({
-      NODE_ENV: 'test',
-      SETTLE_ROLE: 'worker',
-      LOG_LEVEL: 'silent',
-      JWT_SECRET: randomBytes(32).toString('hex'),
-      QUEUE_PREFIX: `settle-bench-${randomBytes(4).toString('hex')}`,
-      DATABASE_URL: dbUrl,
-      REDIS_URL,
-      PAYMENT_GATEWAY: 'sandbox',
-    });
-    app = await NestFactory.createApplicationContext(
-      AppModule.forRoot({ config, databaseUrl: dbUrl, redisUrl: REDIS_URL, clock, scheduleJobs: false }),
-      { logger: false },
-    );
+    app = await startWorkerApp({ databaseUrl: dbUrl, redisUrl: REDIS_URL, clock });
     const runner = app.get(BillingRunRunner);
     const runs = app.get(BillingRuns);
     const orm = app.get(MikroORM);

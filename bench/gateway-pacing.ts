@@ -16,22 +16,19 @@
  * BENCH_REDIS_URL (default redis://127.0.0.1:6379): the pacer, under a prefix of its own.
  */
 import 'reflect-metadata';
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
-import { NestFactory } from '@nestjs/core';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { FixedClock, newId } from '#libs/ddd/index.js';
 import { scopeToTenant } from '#libs/tenancy/index.js';
 import { StripeTestServer } from '../test/support/stripe-test-server.js';
-import { AppModule } from '../src/app.module.js';
-import { loadConfig } from '../src/config/index.js';
 import { checkMigrations } from '../src/infra/database/migrations.js';
 import { BillingRunRunner } from '../src/modules/agreements/application/billing-run-runner.js';
 import { BillingRuns } from '../src/modules/agreements/application/billing-runs.use-case.js';
 import { seedBillableCustomers } from './support/billing-seed.js';
 import { freshDatabase } from './support/bench-database.js';
+import { startWorkerApp, type WorkerApp } from './support/worker-app.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string) => {
@@ -65,7 +62,7 @@ async function main(): Promise<void> {
   const server = await new StripeTestServer().start();
   const bench = await freshDatabase(ADMIN_URL, DB_NAME);
   const { db, url: dbUrl } = bench;
-  let app: Awaited<ReturnType<typeof NestFactory.createApplicationContext>> | undefined;
+  let app: WorkerApp | undefined;
   try {
     await checkMigrations(dbUrl, true);
     const org = newId();
@@ -96,22 +93,7 @@ async function main(): Promise<void> {
     await db.query('vacuum (analyze)');
     console.log(`seeded ${AGREEMENTS} agreements, their customers and cards at the Stripe test server`);
 
-    const config = loadConfig({
-      NODE_ENV: 'test',
-      SETTLE_ROLE: 'worker',
-      LOG_LEVEL: 'silent',
-      JWT_SECRET: randomBytes(32).toString('hex'),
-      QUEUE_PREFIX: `settle-bench-${randomBytes(4).toString('hex')}`,
-      DATABASE_URL: dbUrl,
-      REDIS_URL,
-      PAYMENT_GATEWAY: 'stripe',
-      STRIPE_SECRET_KEY: server.secretKey,
-      STRIPE_API_URL: server.url,
-      GATEWAY_CHARGES_PER_SECOND: String(RATE),
-    });
-    app = await NestFactory.createApplicationContext(AppModule.forRoot({ config, databaseUrl: dbUrl, redisUrl: REDIS_URL, clock, scheduleJobs: false }), {
-      logger: false,
-    });
+    app = await startWorkerApp({ databaseUrl: dbUrl, redisUrl: REDIS_URL, clock, env: { PAYMENT_GATEWAY: 'stripe', STRIPE_SECRET_KEY: server.secretKey, STRIPE_API_URL: server.url, GATEWAY_CHARGES_PER_SECOND: String(RATE) } });
     const runner = app.get(BillingRunRunner);
     const runs = app.get(BillingRuns);
     const orm = app.get(MikroORM);

@@ -21,16 +21,12 @@
  * BENCH_REDIS_URL (default redis://127.0.0.1:6379): the pacer and the progress channel, under a prefix of its own.
  */
 import 'reflect-metadata';
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
-import { NestFactory } from '@nestjs/core';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { FixedClock, newId } from '#libs/ddd/index.js';
 import { scopeToTenant } from '#libs/tenancy/index.js';
-import { AppModule } from '../src/app.module.js';
-import { loadConfig } from '../src/config/index.js';
 import { checkMigrations } from '../src/infra/database/migrations.js';
 import { BilledRefType, Invoicing } from '../src/modules/invoicing/index.js';
 import { MassChargeRunner } from '../src/modules/payments/application/mass-charge-runner.js';
@@ -39,6 +35,7 @@ import { MassChargeAmountMode } from '../src/modules/payments/domain/mass-charge
 import { seedBillableCustomers } from './support/billing-seed.js';
 import { backendCpu, machineCpu } from './support/cpu.js';
 import { freshDatabase } from './support/bench-database.js';
+import { startWorkerApp, type WorkerApp } from './support/worker-app.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string) => {
@@ -58,7 +55,7 @@ const clock = new FixedClock(`${TODAY}T15:00:00Z`);
 async function main(): Promise<void> {
   const bench = await freshDatabase(ADMIN_URL, DB_NAME);
   const { db, url: dbUrl } = bench;
-  let app: Awaited<ReturnType<typeof NestFactory.createApplicationContext>> | undefined;
+  let app: WorkerApp | undefined;
   try {
     const t0 = Date.now();
     await checkMigrations(dbUrl, true);
@@ -66,20 +63,7 @@ async function main(): Promise<void> {
     await db.query(`insert into organization (id, name, currency, time_zone, locale, created_at) values ($1, 'Benchmark Pools', 'USD', 'UTC', 'en-US', now())`, [org]);
     const seeded = await seedBillableCustomers(db, { organizationId: org, count: CUSTOMERS, now: clock.now().toISOString(), startDate: `${TODAY.slice(0, 7)}-01` });
 
-    const config = loadConfig({
-      NODE_ENV: 'test',
-      SETTLE_ROLE: 'worker',
-      LOG_LEVEL: 'silent',
-      JWT_SECRET: randomBytes(32).toString('hex'),
-      QUEUE_PREFIX: `settle-bench-${randomBytes(4).toString('hex')}`,
-      DATABASE_URL: dbUrl,
-      REDIS_URL,
-      PAYMENT_GATEWAY: 'sandbox',
-      GATEWAY_CHARGES_PER_SECOND: String(CHARGES_PER_SECOND),
-    });
-    app = await NestFactory.createApplicationContext(AppModule.forRoot({ config, databaseUrl: dbUrl, redisUrl: REDIS_URL, clock, scheduleJobs: false }), {
-      logger: false,
-    });
+    app = await startWorkerApp({ databaseUrl: dbUrl, redisUrl: REDIS_URL, clock, env: { GATEWAY_CHARGES_PER_SECOND: String(CHARGES_PER_SECOND) } });
     const orm = app.get(MikroORM);
     const scoped = () => {
       const em = orm.em.fork();

@@ -23,19 +23,17 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import Bull from 'bull';
-import { NestFactory } from '@nestjs/core';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { FixedClock, newId } from '#libs/ddd/index.js';
 import { EventHandlerRegistry, OutboxRelay } from '#libs/outbox/index.js';
 import { scopeToTenant } from '#libs/tenancy/index.js';
-import { AppModule } from '../src/app.module.js';
-import { loadConfig } from '../src/config/index.js';
 import { checkMigrations } from '../src/infra/database/migrations.js';
 import { BillingRunRunner } from '../src/modules/agreements/application/billing-run-runner.js';
 import { BillingRuns } from '../src/modules/agreements/application/billing-runs.use-case.js';
 import { backendCpu } from './support/cpu.js';
 import { seedBillableCustomers } from './support/billing-seed.js';
 import { freshDatabase } from './support/bench-database.js';
+import { startWorkerApp, type WorkerApp } from './support/worker-app.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string) => {
@@ -127,7 +125,7 @@ async function main(): Promise<void> {
   const bench = await freshDatabase(ADMIN_URL, DB_NAME);
   const { db, url: dbUrl } = bench;
   const dataDir = mkdtempSync(path.join(tmpdir(), 'settle-bench-deliveries-'));
-  let app: Awaited<ReturnType<typeof NestFactory.createApplicationContext>> | undefined;
+  let app: WorkerApp | undefined;
   try {
     await checkMigrations(dbUrl, true);
     const org = newId();
@@ -135,22 +133,7 @@ async function main(): Promise<void> {
     await seedBillableCustomers(db, { organizationId: org, count: AGREEMENTS, now: clock.now().toISOString(), startDate: `${TODAY.slice(0, 7)}-01` });
     await db.query('vacuum (analyze)');
 
-    const config = loadConfig({
-      NODE_ENV: 'test',
-      SETTLE_ROLE: 'worker',
-      LOG_LEVEL: 'silent',
-      JWT_SECRET: randomBytes(32).toString('hex'),
-      QUEUE_PREFIX: `settle-bench-${randomBytes(4).toString('hex')}`,
-      DATABASE_URL: dbUrl,
-      REDIS_URL,
-      PAYMENT_GATEWAY: 'sandbox',
-      DATA_DIR: dataDir,
-      OUTBOX_CONCURRENCY: String(CONCURRENCY),
-    });
-    app = await NestFactory.createApplicationContext(
-      AppModule.forRoot({ config, databaseUrl: dbUrl, redisUrl: REDIS_URL, clock, scheduleJobs: false }),
-      { logger: false },
-    );
+    app = await startWorkerApp({ databaseUrl: dbUrl, redisUrl: REDIS_URL, clock, env: { DATA_DIR: dataDir, OUTBOX_CONCURRENCY: String(CONCURRENCY) } });
     const orm = app.get(MikroORM);
     const runs = app.get(BillingRuns);
     const runner = app.get(BillingRunRunner);
