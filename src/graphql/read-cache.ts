@@ -234,10 +234,16 @@ export class GraphQLReadCache implements OnApplicationBootstrap, OnApplicationSh
     });
     const entry = { snapshot: before, principal };
     this.principalLoads.set(token, entry);
-    void principal.finally(() => {
-      if (this.principalLoads.get(token) === entry) this.principalLoads.delete(token);
-    });
+    // Forgotten once settled; a failed load is the caller's to handle (awaited there), not an unhandled rejection here.
+    principal.then(
+      () => this.forgetLoad(token, entry),
+      () => this.forgetLoad(token, entry),
+    );
     return principal;
+  }
+
+  private forgetLoad(token: string, entry: { principal: Promise<Principal | null> }): void {
+    if (this.principalLoads.get(token) === entry) this.principalLoads.delete(token);
   }
 
   /** Remembers what the strategy answered for a token, if its organization did not change since `before` was taken. */
@@ -500,8 +506,8 @@ export function readCacheMiddleware(cache: GraphQLReadCache): (req: Request, res
     if (known) {
       // The common case stays synchronous: a known user and a stored answer.
       const snapshot = cache.snapshot(known.organizationId);
-      const hit = snapshot && cache.body(key(known), snapshot);
-      if (hit !== undefined && hit !== null) return send(hit, 'hit');
+      const hit = snapshot ? cache.body(key(known), snapshot) : undefined;
+      if (hit !== undefined) return send(hit, 'hit');
     }
     void (async () => {
       const principal = known ?? (await authenticate(cache, req));
